@@ -1,0 +1,45 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestFindModule(t *testing.T) {
+	root := t.TempDir()
+	mod := filepath.Join(root, "testenv")
+	deep := filepath.Join(root, "app", "src")
+	for _, d := range []string{mod, deep} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module fleetpane/testenv\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, start := range []string{root, deep, mod} {
+		got, err := FindModule("", start)
+		if err != nil || got != mod {
+			t.Errorf("FindModule(%s) = %q, %v", start, got, err)
+		}
+	}
+	if _, err := FindModule(t.TempDir()); err == nil {
+		t.Error("found a module where there is none")
+	}
+}
+
+func TestMissingAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	if m := Missing(dir); len(m) != 3 {
+		t.Fatalf("missing %v", m)
+	}
+	os.WriteFile(filepath.Join(dir, "kube-scheduler"), []byte("x"), 0o755)
+	if m := Missing(dir); len(m) != 2 {
+		t.Fatalf("missing %v", m)
+	}
+	e := &Error{Binary: "kube-apiserver", Tail: "line", Err: os.ErrNotExist}
+	if e.Error() == "" || tail("a\nb\nc\n", 2) != "b\nc" {
+		t.Error("error text")
+	}
+}

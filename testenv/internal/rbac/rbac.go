@@ -1,0 +1,87 @@
+// Package rbac holds the identities' permissions of every local cluster, as
+// the contract states them:
+//
+//   - user fleetpane (client cert CN=fleetpane) may impersonate any user and
+//     only the groups sre, team-a, team-b and viewers: never system:masters
+//     or any other system: group, which would make it an admin;
+//   - group sre views everything; team-a and team-b view their namespace;
+//     viewers read Services and EndpointSlices cluster-wide (no pods);
+//   - carol (no groups) gets nothing.
+package rbac
+
+import (
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// ImpersonableGroups are the only groups Fleetpane may impersonate.
+var ImpersonableGroups = []string{"sre", "team-a", "team-b", "viewers"}
+
+// Names used by tests.
+const (
+	ImpersonatorRole = "fleetpane:impersonator"
+	ServicesReader   = "fleetpane-demo:services-reader"
+	FleetpaneUser    = "fleetpane"
+)
+
+var labels = map[string]string{"app.kubernetes.io/managed-by": "testenv"}
+
+func meta(name, ns string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
+}
+
+func group(name string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: name}
+}
+
+func clusterRoleRef(name string) rbacv1.RoleRef {
+	return rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}
+}
+
+// Objects returns the RBAC objects, in apply order. Namespaced bindings
+// need the namespaces team-a and team-b to exist.
+func Objects() []runtime.Object {
+	return []runtime.Object{
+		&rbacv1.ClusterRole{
+			ObjectMeta: meta(ImpersonatorRole, ""),
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"users"}, Verbs: []string{"impersonate"}},
+				{APIGroups: []string{""}, Resources: []string{"groups"}, Verbs: []string{"impersonate"},
+					ResourceNames: ImpersonableGroups},
+			},
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: meta(ImpersonatorRole, ""),
+			RoleRef:    clusterRoleRef(ImpersonatorRole),
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: FleetpaneUser}},
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: meta("fleetpane-demo:sre-view", ""),
+			RoleRef:    clusterRoleRef("view"),
+			Subjects:   []rbacv1.Subject{group("sre")},
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: meta("fleetpane-demo:team-a-view", "team-a"),
+			RoleRef:    clusterRoleRef("view"),
+			Subjects:   []rbacv1.Subject{group("team-a")},
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: meta("fleetpane-demo:team-b-view", "team-b"),
+			RoleRef:    clusterRoleRef("view"),
+			Subjects:   []rbacv1.Subject{group("team-b")},
+		},
+		&rbacv1.ClusterRole{
+			ObjectMeta: meta(ServicesReader, ""),
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
+				{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+			},
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: meta("fleetpane-demo:viewers", ""),
+			RoleRef:    clusterRoleRef(ServicesReader),
+			Subjects:   []rbacv1.Subject{group("viewers")},
+		},
+	}
+}

@@ -1,0 +1,68 @@
+package rbac
+
+import (
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+func TestFleetpaneMayImpersonateOnlyTheDemoGroups(t *testing.T) {
+	var role *rbacv1.ClusterRole
+	for _, o := range Objects() {
+		if r, ok := o.(*rbacv1.ClusterRole); ok && r.Name == ImpersonatorRole {
+			role = r
+		}
+	}
+	if role == nil {
+		t.Fatal("no impersonator role")
+	}
+	for _, rule := range role.Rules {
+		for _, res := range rule.Resources {
+			switch res {
+			case "users":
+			case "groups":
+				if len(rule.ResourceNames) == 0 {
+					t.Fatal("groups without resourceNames would allow system:masters")
+				}
+				for _, g := range rule.ResourceNames {
+					if strings.HasPrefix(g, "system:") {
+						t.Errorf("may impersonate %s", g)
+					}
+				}
+			default:
+				t.Errorf("unexpected resource %q in the impersonator role", res)
+			}
+		}
+		if len(rule.Verbs) != 1 || rule.Verbs[0] != "impersonate" {
+			t.Errorf("verbs %v", rule.Verbs)
+		}
+	}
+}
+
+func TestBindings(t *testing.T) {
+	want := map[string]string{
+		"fleetpane-demo:sre-view":    "Group/sre -> ClusterRole/view",
+		"fleetpane-demo:team-a-view": "Group/team-a -> ClusterRole/view in team-a",
+		"fleetpane-demo:team-b-view": "Group/team-b -> ClusterRole/view in team-b",
+		"fleetpane-demo:viewers":     "Group/viewers -> ClusterRole/" + ServicesReader,
+		ImpersonatorRole:             "User/fleetpane -> ClusterRole/" + ImpersonatorRole,
+	}
+	got := map[string]string{}
+	for _, o := range Objects() {
+		switch b := o.(type) {
+		case *rbacv1.ClusterRoleBinding:
+			got[b.Name] = b.Subjects[0].Kind + "/" + b.Subjects[0].Name + " -> " + b.RoleRef.Kind + "/" + b.RoleRef.Name
+		case *rbacv1.RoleBinding:
+			got[b.Name] = b.Subjects[0].Kind + "/" + b.Subjects[0].Name + " -> " + b.RoleRef.Kind + "/" + b.RoleRef.Name + " in " + b.Namespace
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("bindings %v", got)
+	}
+}
