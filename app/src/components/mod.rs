@@ -1,0 +1,9 @@
+//! Reusable view pieces.
+
+mod cluster_table;
+mod error_template;
+mod status_badge;
+
+pub use cluster_table::ClusterTable;
+pub use error_template::ErrorTemplate;
+pub use status_badge::{Health, StatusBadge};

@@ -1,0 +1,69 @@
+//! The one error type that crosses the wire.
+//!
+//! Server functions return `Result<_, AppError>`; the type survives the network hop through
+//! [`FromServerFnError`], so the browser can match on it. Every variant maps to an HTTP status and a plain
+//! message that is safe to show; details belong in the server's log, never in the page.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+/// What went wrong, as the person in front of the page should learn it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AppError {
+    /// No such page or object.
+    #[error("not found")]
+    NotFound,
+    /// The server could not do its part; the log has the details.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The request or its answer did not make it across the network (raised in the browser or by the
+    /// server-function plumbing).
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status to answer with when this error ends a server-side render.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Transport(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(detail)
+            | ServerFnErrorErr::Response(detail)
+            | ServerFnErrorErr::Serialization(detail)
+            | ServerFnErrorErr::Deserialization(detail) => Self::Transport(detail),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(AppError::NotFound.status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(AppError::Internal("x".into()).status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn round_trips_through_the_server_fn_codec() {
+        let err = AppError::Internal("fleet not configured".into());
+        assert_eq!(AppError::de(err.ser()), err);
+    }
+}

@@ -1,0 +1,81 @@
+//! Fleetpane's user interface: the HTML shell, the router, the pages, and the server functions they call.
+//!
+//! Built twice: with `ssr` into the server (server-side rendering and server functions), and with
+//! `hydrate` into WebAssembly for the browser. Data flows one way:
+//!
+//! ```text
+//! browser -> api::* (#[server] fn, thin) -> api::ssr::Backend (implemented by the server crate)
+//!         <- model::* (wire types)       <- pure mapping on the server
+//! ```
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{A, Route, Router, Routes},
+};
+
+use crate::pages::{HomePage, NotFound};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The app: header, routes, and the 404 page for everything else.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/fleetpane.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Title text="Fleetpane"/>
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <img src="/favicon.svg" alt="" width="20" height="20"/>
+                    "Fleetpane"
+                </a>
+                <nav aria-label="Main">
+                    <A href="/">"Clusters"</A>
+                </nav>
+            </header>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    // Async: the HTML is sent once every probe has answered or timed out (2 s at most), so a
+                    // client without JavaScript sees the statuses too.
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The browser entry point: attaches the app to the server-rendered HTML.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,151 @@
+//! Wire types: what the server sends the browser.
+//!
+//! These are plain data, serializable on both sides, and free of any Kubernetes or HTTP client type, so the
+//! browser build stays small and the server's internals can change without touching the view.
+
+use serde::{Deserialize, Serialize};
+
+/// The result of asking one cluster's apiserver whether it answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// The cluster's configured name (a DNS label).
+    pub name: String,
+    /// The apiserver URL from the configuration.
+    pub api_url: String,
+    /// What the probe found.
+    pub probe: Probe,
+    /// When the probe finished, RFC 3339 in UTC, to the second.
+    pub checked_at: String,
+}
+
+/// What one probe of an apiserver found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Probe {
+    /// The apiserver answered `/version`.
+    Reachable {
+        /// The server's `gitVersion`, e.g. `v1.36.0`.
+        version: String,
+        /// Round-trip time of the probe in milliseconds.
+        latency_ms: u64,
+    },
+    /// The apiserver did not answer in time, or answered with an error.
+    Unreachable {
+        /// The kind of failure, for the badge.
+        reason: UnreachableReason,
+        /// One short line with the detail, safe to show (no secrets, no stack).
+        detail: String,
+    },
+}
+
+impl Probe {
+    /// Whether the apiserver answered.
+    pub fn is_reachable(&self) -> bool {
+        matches!(self, Self::Reachable { .. })
+    }
+}
+
+/// Why a cluster counts as unreachable, coarse enough to read at a glance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnreachableReason {
+    /// Nothing listens at the address (TCP connection refused).
+    ConnectionRefused,
+    /// No answer within the probe's deadline.
+    Timeout,
+    /// The TLS handshake failed: unknown CA, wrong name, rejected client certificate, ...
+    Tls,
+    /// The host name did not resolve.
+    Dns,
+    /// The apiserver answered with an HTTP error status.
+    HttpStatus,
+    /// Anything else.
+    Other,
+}
+
+impl UnreachableReason {
+    /// A short human label, e.g. "connection refused".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ConnectionRefused => "connection refused",
+            Self::Timeout => "timeout",
+            Self::Tls => "TLS error",
+            Self::Dns => "name not resolved",
+            Self::HttpStatus => "HTTP error",
+            Self::Other => "error",
+        }
+    }
+}
+
+/// The fleet overview: every configured cluster's probe result, in configuration order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetStatus {
+    /// One entry per configured cluster.
+    pub clusters: Vec<ClusterStatus>,
+}
+
+impl FleetStatus {
+    /// The names of the clusters that did not answer.
+    pub fn unreachable(&self) -> impl Iterator<Item = &str> {
+        self.clusters.iter().filter(|c| !c.probe.is_reachable()).map(|c| c.name.as_str())
+    }
+
+    /// A one-line verdict for the top of the page, e.g. "All 3 clusters reachable".
+    pub fn verdict(&self) -> String {
+        let total = self.clusters.len();
+        let down: Vec<&str> = self.unreachable().collect();
+        match (total, down.len()) {
+            (0, _) => "No clusters configured".to_owned(),
+            (1, 0) => "The cluster is reachable".to_owned(),
+            (t, 0) => format!("All {t} clusters reachable"),
+            (t, d) if d == t => format!("No cluster reachable ({t} of {t} down)"),
+            (t, d) => format!("{d} of {t} clusters unreachable: {}", down.join(", ")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mk_status(name: &str, up: bool) -> ClusterStatus {
+        ClusterStatus {
+            name: name.to_owned(),
+            api_url: "https://127.0.0.1:16443".to_owned(),
+            probe: if up {
+                Probe::Reachable { version: "v1.36.0".to_owned(), latency_ms: 3 }
+            } else {
+                Probe::Unreachable { reason: UnreachableReason::ConnectionRefused, detail: String::new() }
+            },
+            checked_at: "2026-01-01T00:00:00Z".to_owned(),
+        }
+    }
+
+    #[test]
+    fn verdict_names_the_unreachable_clusters() {
+        let fleet = FleetStatus {
+            clusters: vec![
+                mk_status("prod-eu", true),
+                mk_status("prod-us", false),
+                mk_status("staging", true),
+            ],
+        };
+        assert_eq!(fleet.verdict(), "1 of 3 clusters unreachable: prod-us");
+    }
+
+    #[test]
+    fn verdict_all_up_and_all_down() {
+        let up = FleetStatus { clusters: vec![mk_status("a", true), mk_status("b", true)] };
+        assert_eq!(up.verdict(), "All 2 clusters reachable");
+        let down = FleetStatus { clusters: vec![mk_status("a", false), mk_status("b", false)] };
+        assert_eq!(down.verdict(), "No cluster reachable (2 of 2 down)");
+        assert_eq!(FleetStatus::default().verdict(), "No clusters configured");
+    }
+
+    #[test]
+    fn probe_wire_format_is_tagged() {
+        let json = serde_json::to_string(&mk_status("a", false).probe).unwrap_or_default();
+        assert!(json.contains("\"state\":\"unreachable\""), "{json}");
+        assert!(json.contains("\"reason\":\"connection_refused\""), "{json}");
+    }
+}

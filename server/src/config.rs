@@ -1,0 +1,975 @@
+//! Fleetpane's one configuration file, validated completely at start.
+//!
+//! The file is TOML (schema in the README). [`Config::load`] reads it, checks every field, reads every file
+//! it names, and reports *all* problems at once, one line per problem, each naming the field:
+//!
+//! ```text
+//! clusters[1].api_url: "htp://x" is not an http(s) URL
+//! clusters[1].credentials: set either client_cert_file and client_key_file, or token_file, not both
+//! ```
+//!
+//! Relative paths are resolved against the directory of the config file. Secrets read from files are kept
+//! in [`Secret`]s.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+use url::Url;
+
+use crate::secret::Secret;
+
+/// The environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "FLEETPANE_CONFIG";
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was loaded from.
+    pub path: PathBuf,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[[providers]]`: OpenID Connect providers, in file order.
+    pub providers: Vec<ProviderConfig>,
+    /// `[[clusters]]`, in file order.
+    pub clusters: Vec<ClusterConfig>,
+}
+
+/// `[server]`: where Fleetpane listens and how browsers reach it.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The socket address to bind.
+    pub listen: SocketAddr,
+    /// The URL browsers use to reach Fleetpane (redirect URIs are built from it).
+    pub public_url: Url,
+}
+
+/// One `[[providers]]` entry: an OpenID Connect provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Short unique name, `[a-z0-9-]`.
+    pub name: String,
+    /// Shown on the sign-in page.
+    pub display_name: String,
+    /// The issuer URL (discovery lives below it).
+    pub issuer: Url,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The OAuth client secret, read from `client_secret_file`.
+    pub client_secret: Secret<String>,
+    /// The ID-token claim holding the groups; default `groups`.
+    pub groups_claim: String,
+}
+
+/// One `[[clusters]]` entry.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// Unique DNS label.
+    pub name: String,
+    /// The apiserver's URL.
+    pub api_url: Url,
+    /// PEM file with the CA certificate(s) that sign the apiserver's serving certificate.
+    pub ca_file: PathBuf,
+    /// The cluster's DNS domain; default `cluster.local`.
+    pub cluster_domain: String,
+    /// How Fleetpane's own identity authenticates to the apiserver.
+    pub credentials: Credentials,
+    /// The Prometheus that holds this cluster's metrics, if any.
+    pub prometheus: Option<PrometheusConfig>,
+}
+
+/// Fleetpane's identity in one cluster: exactly one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// A client certificate and its private key (PEM files).
+    ClientCert {
+        /// The certificate (chain), PEM.
+        cert_file: PathBuf,
+        /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
+        key_file: PathBuf,
+    },
+    /// A bearer token in a file, re-read by the client when it changes.
+    TokenFile {
+        /// The file holding the token.
+        token_file: PathBuf,
+    },
+}
+
+/// `[clusters.prometheus]`.
+#[derive(Debug, Clone)]
+pub struct PrometheusConfig {
+    /// Prometheus's base URL.
+    pub url: Url,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No config path given.
+    #[error("no config file: pass --config PATH or set {CONFIG_ENV}")]
+    NoPath,
+    /// The file could not be read.
+    #[error("{path}: cannot read the config file: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML.
+    #[error("{path}: not valid TOML: {message}")]
+    Syntax {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file is TOML, but fields are missing or wrong.
+    #[error("{}", problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// Every problem found, in file order.
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// One line per problem, for stderr.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Invalid { problems } => problems.iter().map(Problem::to_string).collect(),
+            other => other.to_string().lines().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// One problem with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The field's path, e.g. `clusters[1].api_url`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl Config {
+    /// The config path from `--config PATH` / `--config=PATH` in `args`, else from [`CONFIG_ENV`].
+    pub fn path_from(args: &[String], env: Option<String>) -> Result<PathBuf, ConfigError> {
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            if let Some(path) = arg.strip_prefix("--config=") {
+                return Ok(PathBuf::from(path));
+            }
+            if arg == "--config" {
+                return iter.next().map(PathBuf::from).ok_or(ConfigError::NoPath);
+            }
+        }
+        env.filter(|p| !p.is_empty()).map(PathBuf::from).ok_or(ConfigError::NoPath)
+    }
+
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let mut config = Self::parse(&text, base).map_err(|e| match e {
+            ConfigError::Syntax { message, .. } => ConfigError::Syntax { path: path.to_owned(), message },
+            other => other,
+        })?;
+        config.path = path.to_owned();
+        Ok(config)
+    }
+
+    /// Validates config text; relative paths resolve against `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Self, ConfigError> {
+        let root: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: PathBuf::from("<config>"),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        let mut c = Checker { problems: Vec::new(), base: base_dir.to_owned() };
+        let root = Section { path: String::new(), table: &root };
+        c.unknown_keys(&root, &["server", "providers", "clusters"]);
+
+        let server = c.table(&root, "server").and_then(|s| c.server(&s));
+        let providers = c.array(&root, "providers", false).iter().filter_map(|p| c.provider(p)).collect();
+        let cluster_sections = c.array(&root, "clusters", true);
+        let clusters = cluster_sections.iter().filter_map(|s| c.cluster(s)).collect();
+        c.unique_names(&root, "providers");
+        c.unique_names(&root, "clusters");
+
+        match (c.problems.is_empty(), server) {
+            (true, Some(server)) => Ok(Self { path: PathBuf::new(), server, providers, clusters }),
+            _ => Err(ConfigError::Invalid { problems: c.problems }),
+        }
+    }
+}
+
+/// A table inside the file, with its path for messages.
+struct Section<'a> {
+    path: String,
+    table: &'a toml::Table,
+}
+
+impl Section<'_> {
+    fn field(&self, key: &str) -> String {
+        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
+    }
+}
+
+/// Walks the file and collects problems instead of stopping at the first one.
+struct Checker {
+    problems: Vec<Problem>,
+    base: PathBuf,
+}
+
+/// What a file named in the config must hold.
+#[derive(Clone, Copy)]
+enum FileKind {
+    CaCertificates,
+    Certificate,
+    PrivateKey,
+    Secret,
+}
+
+impl Checker {
+    fn problem(&mut self, field: String, message: impl Into<String>) {
+        self.problems.push(Problem { field, message: message.into() });
+    }
+
+    fn unknown_keys(&mut self, s: &Section<'_>, known: &[&str]) {
+        for key in s.table.keys().filter(|k| !known.contains(&k.as_str())) {
+            self.problem(s.field(key), "unknown field");
+        }
+    }
+
+    fn optional_str<'t>(&mut self, s: &Section<'t>, key: &str) -> Option<&'t str> {
+        match s.table.get(key)? {
+            toml::Value::String(v) => Some(v.as_str()),
+            other => {
+                self.problem(s.field(key), format!("must be a string, not {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    fn required_str<'t>(&mut self, s: &Section<'t>, key: &str) -> Option<&'t str> {
+        if !s.table.contains_key(key) {
+            self.problem(s.field(key), "missing");
+            return None;
+        }
+        let value = self.optional_str(s, key)?;
+        if value.trim().is_empty() {
+            self.problem(s.field(key), "must not be empty");
+            return None;
+        }
+        Some(value)
+    }
+
+    fn table<'t>(&mut self, s: &Section<'t>, key: &str) -> Option<Section<'t>> {
+        match s.table.get(key) {
+            None => {
+                let header = strip_indices(&s.field(key));
+                self.problem(s.field(key), format!("missing (add a [{header}] table)"));
+                None
+            }
+            Some(toml::Value::Table(t)) => Some(Section { path: s.field(key), table: t }),
+            Some(other) => {
+                self.problem(s.field(key), format!("must be a table, not {}", type_name(other)));
+                None
+            }
+        }
+    }
+
+    fn optional_table<'t>(&mut self, s: &Section<'t>, key: &str) -> Option<Section<'t>> {
+        if s.table.contains_key(key) { self.table(s, key) } else { None }
+    }
+
+    fn array<'t>(&mut self, s: &Section<'t>, key: &str, required: bool) -> Vec<Section<'t>> {
+        let items = match s.table.get(key) {
+            None if required => {
+                self.problem(s.field(key), format!("missing: at least one [[{key}]] entry is required"));
+                return Vec::new();
+            }
+            None => return Vec::new(),
+            Some(toml::Value::Array(items)) => items,
+            Some(other) => {
+                self.problem(
+                    s.field(key),
+                    format!("must be an array of tables ([[{key}]]), not {}", type_name(other)),
+                );
+                return Vec::new();
+            }
+        };
+        if required && items.is_empty() {
+            self.problem(s.field(key), format!("at least one [[{key}]] entry is required"));
+        }
+        let mut sections = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{}[{i}]", s.field(key));
+            match item {
+                toml::Value::Table(table) => sections.push(Section { path, table }),
+                other => self.problem(path, format!("must be a table, not {}", type_name(other))),
+            }
+        }
+        sections
+    }
+
+    fn server(&mut self, s: &Section<'_>) -> Option<ServerConfig> {
+        self.unknown_keys(s, &["listen", "public_url"]);
+        let listen = self.required_str(s, "listen").and_then(|v| match v.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.problem(
+                    s.field("listen"),
+                    format!("{v:?} is not a socket address (like 127.0.0.1:3000)"),
+                );
+                None
+            }
+        });
+        let public_url = self.url(s, "public_url");
+        Some(ServerConfig { listen: listen?, public_url: public_url? })
+    }
+
+    fn provider(&mut self, s: &Section<'_>) -> Option<ProviderConfig> {
+        self.unknown_keys(
+            s,
+            &["name", "display_name", "issuer", "client_id", "client_secret_file", "groups_claim"],
+        );
+        let name = self.name(s, NameRule::Slug);
+        let display_name = self.required_str(s, "display_name");
+        let issuer = self.url(s, "issuer");
+        let client_id = self.required_str(s, "client_id");
+        let client_secret = self.file(s, "client_secret_file", FileKind::Secret).and_then(|path| {
+            // Already checked readable and non-empty by `file`.
+            let secret = std::fs::read_to_string(path).ok()?;
+            Some(Secret::new(secret.trim().to_owned()))
+        });
+        let groups_claim = match s.table.get("groups_claim") {
+            None => Some("groups"),
+            Some(_) => self.required_str(s, "groups_claim"),
+        };
+        Some(ProviderConfig {
+            name: name?,
+            display_name: display_name?.to_owned(),
+            issuer: issuer?,
+            client_id: client_id?.to_owned(),
+            client_secret: client_secret?,
+            groups_claim: groups_claim?.to_owned(),
+        })
+    }
+
+    fn cluster(&mut self, s: &Section<'_>) -> Option<ClusterConfig> {
+        self.unknown_keys(s, &["name", "api_url", "ca_file", "cluster_domain", "credentials", "prometheus"]);
+        let name = self.name(s, NameRule::DnsLabel);
+        let api_url = self.url(s, "api_url");
+        let ca_file = self.file(s, "ca_file", FileKind::CaCertificates);
+        let cluster_domain = match s.table.get("cluster_domain") {
+            None => Some("cluster.local".to_owned()),
+            Some(_) => self.required_str(s, "cluster_domain").and_then(|d| {
+                if d.split('.').all(is_dns_label) {
+                    Some(d.to_owned())
+                } else {
+                    self.problem(s.field("cluster_domain"), format!("{d:?} is not a DNS domain"));
+                    None
+                }
+            }),
+        };
+        let credentials = self.table(s, "credentials").and_then(|c| self.credentials(&c));
+        let prometheus = match self.optional_table(s, "prometheus") {
+            None if s.table.contains_key("prometheus") => return None,
+            None => Some(None),
+            Some(p) => {
+                self.unknown_keys(&p, &["url"]);
+                self.url(&p, "url").map(|url| Some(PrometheusConfig { url }))
+            }
+        };
+        Some(ClusterConfig {
+            name: name?,
+            api_url: api_url?,
+            ca_file: ca_file?,
+            cluster_domain: cluster_domain?,
+            credentials: credentials?,
+            prometheus: prometheus?,
+        })
+    }
+
+    fn credentials(&mut self, s: &Section<'_>) -> Option<Credentials> {
+        self.unknown_keys(s, &["client_cert_file", "client_key_file", "token_file"]);
+        let has = |k: &str| s.table.contains_key(k);
+        match (has("client_cert_file") || has("client_key_file"), has("token_file")) {
+            (true, true) => {
+                self.problem(
+                    s.path.clone(),
+                    "set either client_cert_file and client_key_file, or token_file, not both",
+                );
+                None
+            }
+            (false, false) => {
+                self.problem(s.path.clone(), "set client_cert_file and client_key_file, or token_file");
+                None
+            }
+            (true, false) => {
+                let cert =
+                    self.file_with_partner(s, "client_cert_file", "client_key_file", FileKind::Certificate);
+                let key =
+                    self.file_with_partner(s, "client_key_file", "client_cert_file", FileKind::PrivateKey);
+                let (cert_file, key_file) = (cert?, key?);
+                if let Err(message) = check_client_identity(&cert_file, &key_file) {
+                    self.problem(s.path.clone(), message);
+                    return None;
+                }
+                Some(Credentials::ClientCert { cert_file, key_file })
+            }
+            (false, true) => {
+                let token_file = self.file(s, "token_file", FileKind::Secret)?;
+                Some(Credentials::TokenFile { token_file })
+            }
+        }
+    }
+
+    /// Like [`Self::file`], but a missing field says which partner field made it required.
+    fn file_with_partner(
+        &mut self,
+        s: &Section<'_>,
+        key: &str,
+        partner: &str,
+        kind: FileKind,
+    ) -> Option<PathBuf> {
+        if !s.table.contains_key(key) {
+            self.problem(s.field(key), format!("missing ({partner} is set)"));
+            return None;
+        }
+        self.file(s, key, kind)
+    }
+
+    fn name(&mut self, s: &Section<'_>, rule: NameRule) -> Option<String> {
+        let name = self.required_str(s, "name")?;
+        let ok = match rule {
+            NameRule::DnsLabel => is_dns_label(name),
+            NameRule::Slug => {
+                name.len() <= 63
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            }
+        };
+        if !ok {
+            let rule = match rule {
+                NameRule::DnsLabel => {
+                    "is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or \
+                     digit, at most 63 characters)"
+                }
+                NameRule::Slug => "may only hold lowercase letters, digits and '-' (at most 63 characters)",
+            };
+            self.problem(s.field("name"), format!("{name:?} {rule}"));
+            return None;
+        }
+        Some(name.to_owned())
+    }
+
+    /// Reports every name used twice in `[[key]]`, naming the first user.
+    fn unique_names(&mut self, root: &Section<'_>, key: &str) {
+        let Some(toml::Value::Array(items)) = root.table.get(key) else {
+            return;
+        };
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let Some(name) = item.get("name").and_then(toml::Value::as_str) else {
+                continue;
+            };
+            if let Some(first) = seen.get(name) {
+                self.problem(
+                    format!("{key}[{i}].name"),
+                    format!("{name:?} is already used by {key}[{first}]"),
+                );
+            } else {
+                seen.insert(name, i);
+            }
+        }
+    }
+
+    fn url(&mut self, s: &Section<'_>, key: &str) -> Option<Url> {
+        let raw = self.required_str(s, key)?;
+        match check_url(raw) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                self.problem(s.field(key), message);
+                None
+            }
+        }
+    }
+
+    /// Resolves the path, reads the file, and checks its content is what `kind` needs.
+    fn file(&mut self, s: &Section<'_>, key: &str, kind: FileKind) -> Option<PathBuf> {
+        let raw = self.required_str(s, key)?;
+        let path = self.base.join(raw);
+        match check_file(&path, kind) {
+            Ok(()) => Some(path),
+            Err(message) => {
+                self.problem(s.field(key), message);
+                None
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum NameRule {
+    DnsLabel,
+    Slug,
+}
+
+/// `clusters[0].credentials` -> `clusters.credentials`, the table header as written in TOML.
+fn strip_indices(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut in_index = false;
+    for ch in field.chars() {
+        match ch {
+            '[' => in_index = true,
+            ']' => in_index = false,
+            c if !in_index => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn type_name(value: &toml::Value) -> &'static str {
+    match value {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date-time",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// RFC 1123 label: what Kubernetes accepts as a namespace or Service name.
+fn is_dns_label(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-')
+}
+
+fn check_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a valid URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{raw:?} is not an http(s) URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{raw:?} has no host"));
+    }
+    Ok(url)
+}
+
+fn check_file(path: &Path, kind: FileKind) -> Result<(), String> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown:?}: {e}"))?;
+    match kind {
+        FileKind::Secret => {
+            if String::from_utf8_lossy(&bytes).trim().is_empty() {
+                return Err(format!("{shown:?} is empty"));
+            }
+        }
+        FileKind::CaCertificates | FileKind::Certificate => {
+            let certs = CertificateDer::pem_slice_iter(&bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{shown:?} is not valid PEM: {e}"))?;
+            if certs.is_empty() {
+                return Err(format!("{shown:?} holds no PEM certificate"));
+            }
+            if matches!(kind, FileKind::CaCertificates) {
+                let mut roots = rustls::RootCertStore::empty();
+                for (i, cert) in certs.into_iter().enumerate() {
+                    roots.add(cert).map_err(|e| {
+                        format!("{shown:?}: certificate {} is not a usable CA certificate: {e}", i + 1)
+                    })?;
+                }
+            }
+        }
+        FileKind::PrivateKey => {
+            let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
+                rustls_pki_types::pem::Error::NoItemsFound => format!("{shown:?} holds no PEM private key"),
+                e => format!("{shown:?} is not a valid PEM private key: {e}"),
+            })?;
+            rustls::crypto::ring::sign::any_supported_type(&key)
+                .map_err(|e| format!("{shown:?}: unsupported private key: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the certificate and key make a TLS client identity (parseable v3 certificate, matching key), the
+/// same check the client does when it is built.
+fn check_client_identity(cert_file: &Path, key_file: &Path) -> Result<(), String> {
+    let chain = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read {:?}: {e}", cert_file.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| format!("cannot read {:?}: {e}", key_file.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| format!("client_cert_file and client_key_file are not a usable pair: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pki");
+
+    /// A temp dir with valid PKI files, a client secret and a token, for configs to point at.
+    fn mk_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        for f in ["ca.crt", "client.crt", "client.key"] {
+            fs::copy(Path::new(FIXTURES).join(f), dir.path().join(f))
+                .unwrap_or_else(|e| panic!("copy {f}: {e}"));
+        }
+        fs::write(dir.path().join("client-secret"), "s3cret\n").unwrap();
+        fs::write(dir.path().join("token"), "tok3n\n").unwrap();
+        dir
+    }
+
+    const VALID: &str = r#"
+[server]
+listen = "127.0.0.1:3000"
+public_url = "http://127.0.0.1:3000"
+
+[[providers]]
+name = "local"
+display_name = "Local IdP"
+issuer = "http://127.0.0.1:15556"
+client_id = "fleetpane"
+client_secret_file = "client-secret"
+
+[[clusters]]
+name = "prod-eu"
+api_url = "https://127.0.0.1:16443"
+ca_file = "ca.crt"
+[clusters.credentials]
+client_cert_file = "client.crt"
+client_key_file = "client.key"
+[clusters.prometheus]
+url = "http://127.0.0.1:19090"
+
+[[clusters]]
+name = "prod-us"
+api_url = "https://127.0.0.1:16444"
+ca_file = "ca.crt"
+cluster_domain = "example.internal"
+[clusters.credentials]
+token_file = "token"
+"#;
+
+    /// Problems of `text` as "field: message" lines; panics if it is valid.
+    fn problems(dir: &tempfile::TempDir, text: &str) -> Vec<String> {
+        match Config::parse(text, dir.path()) {
+            Ok(_) => panic!("expected problems, config was accepted"),
+            Err(e) => e.lines(),
+        }
+    }
+
+    fn assert_has(lines: &[String], expected: &str) {
+        assert!(
+            lines.iter().any(|l| l.contains(expected)),
+            "no line contains {expected:?} in:\n{}",
+            lines.join("\n")
+        );
+    }
+
+    #[test]
+    fn valid_config_loads_with_defaults_and_resolved_paths() {
+        let dir = mk_dir();
+        let path = dir.path().join("fleetpane.toml");
+        fs::write(&path, VALID).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(c.providers[0].groups_claim, "groups");
+        assert_eq!(c.providers[0].client_secret.expose(), "s3cret");
+        assert_eq!(c.clusters.len(), 2);
+        assert_eq!(c.clusters[0].cluster_domain, "cluster.local");
+        assert_eq!(c.clusters[0].ca_file, dir.path().join("ca.crt"));
+        assert_eq!(
+            c.clusters[0].credentials,
+            Credentials::ClientCert {
+                cert_file: dir.path().join("client.crt"),
+                key_file: dir.path().join("client.key")
+            }
+        );
+        assert!(c.clusters[0].prometheus.is_some());
+        assert_eq!(c.clusters[1].cluster_domain, "example.internal");
+        assert_eq!(
+            c.clusters[1].credentials,
+            Credentials::TokenFile { token_file: dir.path().join("token") }
+        );
+        assert!(c.clusters[1].prometheus.is_none());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let dir = mk_dir();
+        let c = Config::parse(VALID, dir.path()).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("[redacted]"));
+    }
+
+    #[test]
+    fn missing_fields_are_each_named() {
+        let dir = mk_dir();
+        let lines = problems(
+            &dir,
+            r#"
+[server]
+listen = "127.0.0.1:3000"
+[[clusters]]
+name = "a"
+[clusters.credentials]
+token_file = "token"
+"#,
+        );
+        assert_has(&lines, "server.public_url: missing");
+        assert_has(&lines, "clusters[0].api_url: missing");
+        assert_has(&lines, "clusters[0].ca_file: missing");
+        assert_eq!(lines.len(), 3, "{lines:?}");
+    }
+
+    #[test]
+    fn missing_sections() {
+        let dir = mk_dir();
+        let lines = problems(&dir, "");
+        assert_has(&lines, "server: missing");
+        assert_has(&lines, "clusters: missing: at least one [[clusters]] entry is required");
+        let lines =
+            problems(&dir, "clusters = []\n[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"http://x\"\n");
+        assert_has(&lines, "clusters: at least one [[clusters]] entry is required");
+    }
+
+    #[test]
+    fn bad_urls() {
+        let dir = mk_dir();
+        let text = VALID
+            .replace("https://127.0.0.1:16443", "htp://x")
+            .replace("http://127.0.0.1:19090", "http://:9090")
+            .replace("http://127.0.0.1:15556", "not a url");
+        let lines = problems(&dir, &text);
+        assert_has(&lines, r#"clusters[0].api_url: "htp://x" is not an http(s) URL"#);
+        assert_has(&lines, r#"clusters[0].prometheus.url: "http://:9090" is not a valid URL"#);
+        assert_has(&lines, r#"providers[0].issuer: "not a url" is not a valid URL"#);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+    }
+
+    #[test]
+    fn url_without_host_is_rejected() {
+        assert!(check_url("https://127.0.0.1:6443").is_ok());
+        assert!(check_url("file:///etc/passwd").is_err());
+        assert!(check_url("unix:/run/x").is_err());
+        let Err(e) = check_url("http://") else { panic!("accepted a URL without host") };
+        assert!(e.contains("not a valid URL") || e.contains("no host"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_files() {
+        let dir = mk_dir();
+        let text = VALID
+            .replace("ca_file = \"ca.crt\"\ncluster_domain", "ca_file = \"nope.crt\"\ncluster_domain")
+            .replace("token_file = \"token\"", "token_file = \"missing-token\"")
+            .replace("client-secret", "no-secret");
+        let lines = problems(&dir, &text);
+        assert_has(&lines, "clusters[1].ca_file: cannot read");
+        assert_has(&lines, "nope.crt");
+        assert_has(&lines, "clusters[1].credentials.token_file: cannot read");
+        assert_has(&lines, "providers[0].client_secret_file: cannot read");
+        assert_eq!(lines.len(), 3, "{lines:?}");
+    }
+
+    #[test]
+    fn pem_that_does_not_parse() {
+        let dir = mk_dir();
+        fs::write(dir.path().join("junk.crt"), "hello\n").unwrap();
+        fs::write(
+            dir.path().join("broken.crt"),
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        // Valid PEM, but the DER inside is not a certificate.
+        fs::write(
+            dir.path().join("notder.crt"),
+            "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let text = VALID
+            .replacen("ca_file = \"ca.crt\"", "ca_file = \"notder.crt\"", 1)
+            .replace("client_cert_file = \"client.crt\"", "client_cert_file = \"broken.crt\"")
+            .replace("client_key_file = \"client.key\"", "client_key_file = \"client.crt\"")
+            .replacen("ca_file = \"ca.crt\"", "ca_file = \"junk.crt\"", 1);
+        let lines = problems(&dir, &text);
+        assert_has(&lines, "clusters[0].ca_file: ");
+        assert_has(&lines, "not a usable CA certificate");
+        assert_has(&lines, "clusters[0].credentials.client_cert_file: ");
+        assert_has(&lines, "is not valid PEM");
+        assert_has(&lines, "clusters[0].credentials.client_key_file: ");
+        assert_has(&lines, "holds no PEM private key");
+        assert_has(&lines, "clusters[1].ca_file: ");
+        assert_has(&lines, "holds no PEM certificate");
+        assert_eq!(lines.len(), 4, "{lines:?}");
+    }
+
+    #[test]
+    fn client_certificate_and_key_must_match() {
+        let dir = mk_dir();
+        fs::copy(Path::new(FIXTURES).join("other.key"), dir.path().join("other.key")).unwrap();
+        let text = VALID.replace("client_key_file = \"client.key\"", "client_key_file = \"other.key\"");
+        let lines = problems(&dir, &text);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "clusters[0].credentials: client_cert_file and client_key_file are not a usable pair"
+            ),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn empty_secret_files() {
+        let dir = mk_dir();
+        fs::write(dir.path().join("token"), "\n").unwrap();
+        let lines = problems(&dir, VALID);
+        assert_has(&lines, "clusters[1].credentials.token_file: ");
+        assert_has(&lines, "is empty");
+    }
+
+    #[test]
+    fn duplicate_names() {
+        let dir = mk_dir();
+        let text = VALID.replace("name = \"prod-us\"", "name = \"prod-eu\"")
+            + "\n[[providers]]\nname = \"local\"\ndisplay_name = \"x\"\nissuer = \"http://127.0.0.1:1\"\nclient_id = \"c\"\nclient_secret_file = \"client-secret\"\n";
+        let lines = problems(&dir, &text);
+        assert_has(&lines, r#"clusters[1].name: "prod-eu" is already used by clusters[0]"#);
+        assert_has(&lines, r#"providers[1].name: "local" is already used by providers[0]"#);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+    }
+
+    #[test]
+    fn invalid_names() {
+        let dir = mk_dir();
+        let text = VALID
+            .replace("name = \"prod-eu\"", "name = \"Prod_EU\"")
+            .replace("name = \"local\"", "name = \"Local IdP\"");
+        let lines = problems(&dir, &text);
+        assert_has(&lines, r#"clusters[0].name: "Prod_EU" is not a DNS label"#);
+        assert_has(&lines, r#"providers[0].name: "Local IdP" may only hold"#);
+        assert!(
+            !is_dns_label("-a")
+                && !is_dns_label("a-")
+                && !is_dns_label(&"a".repeat(64))
+                && is_dns_label("a-1")
+        );
+    }
+
+    #[test]
+    fn bad_listen_address() {
+        let dir = mk_dir();
+        let lines = problems(&dir, &VALID.replace("listen = \"127.0.0.1:3000\"", "listen = \"localhost\""));
+        assert_eq!(
+            lines,
+            vec![r#"server.listen: "localhost" is not a socket address (like 127.0.0.1:3000)"#]
+        );
+    }
+
+    #[test]
+    fn credentials_both_none_or_half() {
+        let dir = mk_dir();
+        let both = VALID
+            .replace("token_file = \"token\"", "token_file = \"token\"\nclient_cert_file = \"client.crt\"");
+        assert_eq!(
+            problems(&dir, &both),
+            vec![
+                "clusters[1].credentials: set either client_cert_file and client_key_file, or token_file, not both"
+            ]
+        );
+        let none = VALID.replace("token_file = \"token\"", "");
+        assert_eq!(
+            problems(&dir, &none),
+            vec!["clusters[1].credentials: set client_cert_file and client_key_file, or token_file"]
+        );
+        let half = VALID.replace("client_key_file = \"client.key\"", "");
+        assert_eq!(
+            problems(&dir, &half),
+            vec!["clusters[0].credentials.client_key_file: missing (client_cert_file is set)"]
+        );
+        let no_table = VALID.replace("[clusters.credentials]\ntoken_file = \"token\"", "");
+        assert_eq!(
+            problems(&dir, &no_table),
+            vec!["clusters[1].credentials: missing (add a [clusters.credentials] table)"]
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_fields() {
+        let dir = mk_dir();
+        let text = VALID
+            .replace("listen = \"127.0.0.1:3000\"", "listen = 3000")
+            .replace("api_url = \"https://127.0.0.1:16444\"", "api_ur = \"https://127.0.0.1:16444\"");
+        let lines = problems(&dir, &text);
+        assert_has(&lines, "server.listen: must be a string, not an integer");
+        assert_has(&lines, "clusters[1].api_ur: unknown field");
+        assert_has(&lines, "clusters[1].api_url: missing");
+        assert_eq!(lines.len(), 3, "{lines:?}");
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let dir = mk_dir();
+        let text = VALID
+            .replace("listen = \"127.0.0.1:3000\"", "listen = \"nope\"")
+            .replace("https://127.0.0.1:16443", "ftp://x")
+            .replace("name = \"prod-us\"", "name = \"prod-eu\"");
+        assert_eq!(problems(&dir, &text).len(), 3);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file() {
+        let dir = mk_dir();
+        let path = dir.path().join("bad.toml");
+        fs::write(&path, "[server\n").unwrap();
+        let Err(e) = Config::load(&path) else { panic!("accepted broken TOML") };
+        let lines = e.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with(&format!("{}: not valid TOML", path.display())), "{lines:?}");
+        let Err(e) = Config::load(&dir.path().join("absent.toml")) else { panic!("loaded a missing file") };
+        assert!(e.to_string().contains("cannot read the config file"), "{e}");
+    }
+
+    #[test]
+    fn config_path_from_flag_or_env() {
+        let args = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let p =
+            |r: Result<PathBuf, ConfigError>| r.map_or_else(|e| e.to_string(), |p| p.display().to_string());
+        assert_eq!(p(Config::path_from(&args(&["--config", "a.toml"]), Some("b.toml".into()))), "a.toml");
+        assert_eq!(p(Config::path_from(&args(&["--config=a.toml"]), None)), "a.toml");
+        assert_eq!(p(Config::path_from(&args(&[]), Some("b.toml".into()))), "b.toml");
+        assert!(matches!(Config::path_from(&args(&[]), None), Err(ConfigError::NoPath)));
+        assert!(matches!(Config::path_from(&args(&["--config"]), None), Err(ConfigError::NoPath)));
+    }
+}

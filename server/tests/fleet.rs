@@ -1,0 +1,268 @@
+//! Integration tests against the local real fleet (`testenv up`).
+//!
+//! They read `$FLEETPANE_TESTENV_DIR/fleet.json` (default `<repo>/.testenv/fleet.json`) and Fleetpane's config
+//! `fleetpane.toml` beside it, and use Fleetpane's own config loader and fleet clients. Without a fleet they
+//! fail with a message saying what to run; they never skip silently.
+//!
+//! They are `#[ignore]`d so that a plain `cargo test` (no fleet) stays green and says "N ignored";
+//! the test script runs them after `testenv up` with:
+//!
+//! ```sh
+//! LEPTOS_OUTPUT_NAME=fleetpane RUSTFLAGS="--cfg erase_components" \
+//!   cargo test -p fleetpane-server --test fleet -- --ignored
+//! ```
+
+// Test helpers outside #[test] fns: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use fleetpane_app::model::Probe;
+use fleetpane_server::{
+    Config,
+    config::{ClusterConfig, Credentials},
+    fleet::{self, Fleet, Impersonation, probe::probe_all},
+};
+use k8s_openapi::api::{
+    core::v1::{Pod, Service},
+    discovery::v1::EndpointSlice,
+};
+use kube::api::{Api, ListParams};
+use serde::Deserialize;
+
+const NEEDS_FLEET: &str = "needs the local fleet: run via ./dev test";
+
+#[derive(Debug, Deserialize)]
+struct FleetFacts {
+    clusters: Vec<ClusterFacts>,
+    idp: IdpFacts,
+}
+
+#[derive(Debug, Deserialize)]
+struct ClusterFacts {
+    name: String,
+    api_url: String,
+    ca_file: PathBuf,
+    admin: CertPair,
+    prometheus_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CertPair {
+    client_cert_file: PathBuf,
+    client_key_file: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct IdpFacts {
+    issuer: String,
+}
+
+/// The testenv state dir.
+fn testenv_dir() -> PathBuf {
+    std::env::var_os("FLEETPANE_TESTENV_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.testenv"), PathBuf::from)
+}
+
+/// fleet.json, or a panic that says how to get it.
+fn facts() -> FleetFacts {
+    let path = testenv_dir().join("fleet.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\nThe local fleet is not up. Start it with `.testenv/bin/testenv up` (or run ./dev test), \
+             or point FLEETPANE_TESTENV_DIR at its state dir.",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{}: not the expected fleet.json: {e}", path.display()))
+}
+
+/// Fleetpane's own config for the fleet, through Fleetpane's loader.
+fn config() -> Config {
+    let path = testenv_dir().join("fleetpane.toml");
+    Config::load(&path).unwrap_or_else(|e| panic!("{}:\n{}", path.display(), e.lines().join("\n")))
+}
+
+/// Fleetpane's clients (Fleetpane's identity), through Fleetpane's fleet code.
+fn fleet() -> Fleet {
+    Fleet::from_config(&config().clusters).unwrap_or_else(|e| panic!("building the fleet: {e:?}"))
+}
+
+/// An admin client for checks Fleetpane's identity may not make, built by Fleetpane's `kube_config`.
+fn admin_client(c: &ClusterFacts) -> kube::Client {
+    let cluster = ClusterConfig {
+        name: c.name.clone(),
+        api_url: c.api_url.parse().unwrap(),
+        ca_file: c.ca_file.clone(),
+        cluster_domain: "cluster.local".into(),
+        credentials: Credentials::ClientCert {
+            cert_file: c.admin.client_cert_file.clone(),
+            key_file: c.admin.client_key_file.clone(),
+        },
+        prometheus: None,
+    };
+    kube::Client::try_from(fleet::kube_config(&cluster).unwrap()).unwrap()
+}
+
+fn is_forbidden(result: &Result<impl std::fmt::Debug, kube::Error>) -> bool {
+    matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn every_cluster_answers_the_probe() {
+    let facts = facts();
+    let status = probe_all(&fleet(), Duration::from_secs(5)).await;
+    let names: Vec<_> = status.clusters.iter().map(|c| c.name.as_str()).collect();
+    let expected: Vec<_> = facts.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, expected);
+    for c in &status.clusters {
+        assert!(matches!(&c.probe, Probe::Reachable { version, .. } if version.starts_with('v')), "{c:?}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn sre_may_list_services_and_carol_may_not() {
+    let fleet = fleet();
+    assert!(!fleet.clusters().is_empty(), "{NEEDS_FLEET}");
+    for cluster in fleet.clusters() {
+        let alice = cluster.client_as(&Impersonation::new("alice@example.com", ["sre"])).unwrap();
+        let services =
+            Api::<Service>::namespaced(alice, "team-a").list(&ListParams::default()).await.unwrap_or_else(
+                |e| panic!("{}: alice (sre) cannot list services in team-a: {e}", cluster.name()),
+            );
+        let names: Vec<_> = services.items.iter().filter_map(|s| s.metadata.name.as_deref()).collect();
+        assert!(names.contains(&"checkout"), "{}: team-a services {names:?}", cluster.name());
+
+        let carol =
+            cluster.client_as(&Impersonation::new("carol@example.com", Vec::<String>::new())).unwrap();
+        let result = Api::<Service>::namespaced(carol, "team-a").list(&ListParams::default()).await;
+        assert!(is_forbidden(&result), "{}: carol should be forbidden, got {result:?}", cluster.name());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn impersonating_system_masters_is_refused() {
+    for cluster in fleet().clusters() {
+        let who = Impersonation::new("mallory@example.com", ["system:masters"]);
+        let result = Api::<Service>::namespaced(cluster.client_as(&who).unwrap(), "team-a")
+            .list(&ListParams::default())
+            .await;
+        assert!(is_forbidden(&result), "{}: system:masters must be refused, got {result:?}", cluster.name());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn checkout_slices_hold_exactly_its_ready_pods() {
+    for c in facts().clusters {
+        let client = admin_client(&c);
+        let service = Api::<Service>::namespaced(client.clone(), "team-a").get("checkout").await.unwrap();
+        let selector = service
+            .spec
+            .and_then(|s| s.selector)
+            .unwrap_or_else(|| panic!("{}: checkout has no selector", c.name))
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let pods = Api::<Pod>::namespaced(client.clone(), "team-a")
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .unwrap();
+        let ready_pod_ips: BTreeSet<String> =
+            pods.items
+                .iter()
+                .filter(|p| {
+                    p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+                        cs.iter().any(|cond| cond.type_ == "Ready" && cond.status == "True")
+                    })
+                })
+                .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+                .collect();
+        assert!(!ready_pod_ips.is_empty(), "{}: checkout has no Ready pods", c.name);
+
+        let slices = Api::<EndpointSlice>::namespaced(client, "team-a")
+            .list(&ListParams::default().labels("kubernetes.io/service-name=checkout"))
+            .await
+            .unwrap();
+        assert!(!slices.items.is_empty(), "{}: checkout has no EndpointSlice", c.name);
+        let mut ready_endpoint_ips = BTreeSet::new();
+        for slice in &slices.items {
+            let labels = slice.metadata.labels.clone().unwrap_or_default();
+            assert_eq!(
+                labels.get("endpointslice.kubernetes.io/managed-by").map(String::as_str),
+                Some("endpointslice-controller.k8s.io"),
+                "{}: slice {:?} is not managed by the controller",
+                c.name,
+                slice.metadata.name
+            );
+            for endpoint in slice.endpoints.iter().flatten() {
+                if endpoint.conditions.as_ref().and_then(|cond| cond.ready).unwrap_or(false) {
+                    ready_endpoint_ips.extend(endpoint.addresses.iter().cloned());
+                }
+            }
+        }
+        assert_eq!(ready_endpoint_ips, ready_pod_ips, "{}: ready endpoints vs Ready pods", c.name);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn idp_discovery_answers_with_its_issuer() {
+    let facts = facts();
+    let config = config();
+    let provider = config.providers.first().expect("fleetpane.toml has no [[providers]]");
+    assert_eq!(provider.issuer.as_str().trim_end_matches('/'), facts.idp.issuer.trim_end_matches('/'));
+
+    let url = format!("{}/.well-known/openid-configuration", facts.idp.issuer.trim_end_matches('/'));
+    let response = reqwest::get(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    assert!(response.status().is_success(), "{url}: {}", response.status());
+    let discovery: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(discovery["issuer"].as_str(), Some(facts.idp.issuer.as_str()), "{discovery}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn prometheus_has_traffic_for_checkout() {
+    const QUERY: &str = r#"sum(rate(istio_requests_total{destination_service_name="checkout",destination_service_namespace="team-a"}[1m]))"#;
+    let facts = facts();
+    let config = config();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let mut checked = 0;
+    for cluster in &config.clusters {
+        let Some(prometheus) = &cluster.prometheus else { continue };
+        if let Some(c) = facts.clusters.iter().find(|c| c.name == cluster.name) {
+            assert_eq!(
+                c.prometheus_url.as_deref().map(|u| u.trim_end_matches('/')),
+                Some(prometheus.url.as_str().trim_end_matches('/'))
+            );
+        }
+        let url = prometheus.url.join("api/v1/query").unwrap();
+        // rate() over 1m needs two scrapes in the window: give a freshly started fleet up to 90 s.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        let value = loop {
+            let body: serde_json::Value =
+                http.get(url.clone()).query(&[("query", QUERY)]).send().await.unwrap().json().await.unwrap();
+            assert_eq!(body["status"], "success", "{}: {body}", cluster.name);
+            let value = body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok());
+            match value {
+                Some(v) if v > 0.0 => break v,
+                _ if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                _ => panic!("{}: no checkout traffic in Prometheus: {body}", cluster.name),
+            }
+        };
+        assert!(value > 0.0);
+        checked += 1;
+    }
+    assert!(checked > 0, "no cluster in fleetpane.toml has [clusters.prometheus]");
+}
