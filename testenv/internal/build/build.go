@@ -24,8 +24,21 @@ var Binaries = []string{"kube-apiserver", "kube-controller-manager", "kube-sched
 // Package returns the import path of a binary.
 func Package(bin string) string { return "k8s.io/kubernetes/cmd/" + bin }
 
+// KubernetesVersion is the k8s.io/kubernetes release required in go.mod
+// (a test keeps the two equal). It is stamped into the binaries, which
+// would otherwise report "v0.0.0-master+$Format:%H$" at /version.
+const KubernetesVersion = "v1.36.3"
+
 // Flags are passed to every go build (stripped binaries link faster).
-var Flags = []string{"-ldflags=-s -w"}
+var Flags = []string{"-ldflags=-s -w" + versionFlags()}
+
+func versionFlags() string {
+	const pkg = "k8s.io/component-base/version"
+	major, minor, _ := strings.Cut(strings.TrimPrefix(KubernetesVersion, "v"), ".")
+	minor, _, _ = strings.Cut(minor, ".")
+	return fmt.Sprintf(" -X %[1]s.gitVersion=%[2]s -X %[1]s.gitMajor=%[3]s -X %[1]s.gitMinor=%[4]s -X %[1]s.gitTreeState=clean",
+		pkg, KubernetesVersion, major, minor)
+}
 
 // Error is a failed build: which binary and the tail of go's output.
 type Error struct {

@@ -3,6 +3,7 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,19 @@ func TestMissingAndErrors(t *testing.T) {
 	e := &Error{Binary: "kube-apiserver", Tail: "line", Err: os.ErrNotExist}
 	if e.Error() == "" || tail("a\nb\nc\n", 2) != "b\nc" {
 		t.Error("error text")
+	}
+}
+
+func TestKubernetesVersionMatchesGoMod(t *testing.T) {
+	data, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "k8s.io/kubernetes " + KubernetesVersion
+	if !strings.Contains(string(data), want) {
+		t.Fatalf("go.mod does not require %q: keep build.KubernetesVersion equal to go.mod", want)
+	}
+	if !strings.Contains(Flags[0], "gitVersion="+KubernetesVersion) || !strings.Contains(Flags[0], "gitMajor=1 ") {
+		t.Fatalf("version flags not stamped: %q", Flags[0])
 	}
 }
