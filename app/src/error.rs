@@ -17,6 +17,9 @@ pub enum AppError {
     /// No such page or object.
     #[error("not found")]
     NotFound,
+    /// No valid session: sign in (again).
+    #[error("not signed in")]
+    Unauthorized,
     /// The server could not do its part; the log has the details.
     #[error("internal error: {0}")]
     Internal(String),
@@ -31,6 +34,7 @@ impl AppError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Transport(_) => StatusCode::BAD_GATEWAY,
         }

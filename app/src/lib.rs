@@ -21,10 +21,18 @@ use leptos_router::{
     components::{A, Route, Router, Routes},
 };
 
-use crate::pages::{HomePage, NotFound};
+use crate::{
+    components::UserMenu,
+    pages::{HomePage, NotFound, WhoAmIPage},
+};
 
-/// The HTML document around the app, rendered on the server only.
+/// The HTML document around the app, rendered on the server only. The head carries the session's CSRF
+/// token for [`api::client::CsrfClient`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let csrf_token = use_context::<api::ssr::CurrentUser>().map(|u| u.0.csrf_token).unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    let csrf_token = String::new();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -32,6 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <meta name="csrf-token" content=csrf_token/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -59,13 +68,16 @@ pub fn App() -> impl IntoView {
                 </a>
                 <nav aria-label="Main">
                     <A href="/">"Clusters"</A>
+                    <A href="/whoami">"Who am I"</A>
                 </nav>
+                <UserMenu/>
             </header>
             <main id="main">
                 <Routes fallback=|| view! { <NotFound/> }>
                     // Async: the HTML is sent once every probe has answered or timed out (2 s at most), so a
                     // client without JavaScript sees the statuses too.
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("whoami") view=WhoAmIPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -1,6 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 
+import { signIn } from './auth';
 import { loadFleet, testenv, type FleetFacts } from './fleet';
 
 const PAUSED = 'prod-us';
@@ -9,6 +10,11 @@ let fleet: FleetFacts;
 
 test.beforeAll(() => {
   fleet = loadFleet();
+});
+
+// Every page needs a session: each test signs in as alice through the IdP's real login page first.
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
 });
 
 /** Collects console errors and uncaught exceptions of a page. */
@@ -36,12 +42,15 @@ function row(page: Page, cluster: string) {
   return page.locator(`tr[data-cluster="${cluster}"]`);
 }
 
-test('the server-rendered page lists every cluster without JavaScript', async ({ request }) => {
-  const res = await request.get('/');
+test('the server-rendered page lists every cluster without JavaScript', async ({ page }) => {
+  // The page's request context shares the browser's session cookie.
+  const res = await page.request.get('/');
   expect(res.status()).toBe(200);
   const headers = res.headers();
   expect(headers['x-content-type-options']).toBe('nosniff');
   expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
+  expect(headers['content-security-policy']).toMatch(/script-src [^;]*'nonce-[A-Za-z0-9_-]{16,}'/);
+  expect(headers['content-security-policy']).not.toContain('unsafe-inline');
   expect(headers['referrer-policy']).toBeTruthy();
   const html = await res.text();
   for (const c of fleet.clusters) {

@@ -8,8 +8,15 @@ export interface FleetCluster {
   api_url: string;
 }
 
+export interface FleetUser {
+  email: string;
+  password: string;
+  groups: string[];
+}
+
 export interface FleetFacts {
   clusters: FleetCluster[];
+  idp: { issuer: string; users: FleetUser[] };
 }
 
 const repoRoot = path.resolve(__dirname, '..', '..');

@@ -14,14 +14,21 @@
 use std::{
     collections::HashMap,
     fmt,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use url::Url;
 
-use crate::secret::Secret;
+use crate::{
+    auth::{
+        google,
+        groups::{AccessRules, GroupsConfig},
+    },
+    secret::Secret,
+};
 
 /// The environment variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "FLEETPANE_CONFIG";
@@ -33,7 +40,9 @@ pub struct Config {
     pub path: PathBuf,
     /// `[server]`.
     pub server: ServerConfig,
-    /// `[[providers]]`: OpenID Connect providers, in file order.
+    /// `[session]`: where sessions live and how long they last.
+    pub session: SessionConfig,
+    /// `[[providers]]`: OpenID Connect providers, in file order; at least one.
     pub providers: Vec<ProviderConfig>,
     /// `[[clusters]]`, in file order.
     pub clusters: Vec<ClusterConfig>,
@@ -57,12 +66,65 @@ pub struct ProviderConfig {
     pub display_name: String,
     /// The issuer URL (discovery lives below it).
     pub issuer: Url,
+    /// The issuer exactly as written: compared byte for byte with discovery's `issuer` and the `iss` claim
+    /// (a parsed URL would add a trailing `/`).
+    pub issuer_id: String,
     /// The OAuth client id.
     pub client_id: String,
     /// The OAuth client secret, read from `client_secret_file`.
     pub client_secret: Secret<String>,
-    /// The ID-token claim holding the groups; default `groups`.
-    pub groups_claim: String,
+    /// Scopes asked for besides `openid` (and `offline_access`, always added); default `email`, `profile`.
+    pub scopes: Vec<String>,
+    /// `allowed_email_domains` and `allowed_groups`: who may sign in (empty lists: everyone).
+    pub access: AccessRules,
+    /// `[providers.groups]`: where the groups come from and how they are renamed.
+    pub groups: GroupsConfig,
+}
+
+/// `[session]`.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The server-side store.
+    pub store: SessionStoreConfig,
+    /// A session unused this long ends; default 30 min.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not; default 8 h.
+    pub absolute_timeout: Duration,
+    /// Whether the cookie is `Secure` (and so `__Host-` prefixed). False only for plain-http loopback dev.
+    pub cookie_secure: bool,
+}
+
+/// `session.store` with what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStoreConfig {
+    /// SQLite database on disk (the default): sessions survive restarts.
+    Sqlite {
+        /// The database file; default `fleetpane-sessions.db` beside the config file.
+        path: PathBuf,
+    },
+    /// In process memory: for tests only, sessions end with the process.
+    Memory,
+    /// Redis, for several replicas.
+    Redis {
+        /// `redis://host:port`.
+        url: Secret<String>,
+    },
+    /// Postgres, for several replicas.
+    Postgres {
+        /// `postgres://...`.
+        url: Secret<String>,
+    },
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            store: SessionStoreConfig::Sqlite { path: PathBuf::from("fleetpane-sessions.db") },
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(8 * 3600),
+            cookie_secure: true,
+        }
+    }
 }
 
 /// One `[[clusters]]` entry.
@@ -198,17 +260,27 @@ impl Config {
         })?;
         let mut c = Checker { problems: Vec::new(), base: base_dir.to_owned() };
         let root = Section { path: String::new(), table: &root };
-        c.unknown_keys(&root, &["server", "providers", "clusters"]);
+        c.unknown_keys(&root, &["server", "session", "providers", "clusters"]);
 
         let server = c.table(&root, "server").and_then(|s| c.server(&s));
-        let providers = c.array(&root, "providers", false).iter().filter_map(|p| c.provider(p)).collect();
+        let session = match c.optional_table(&root, "session") {
+            None if root.table.contains_key("session") => None,
+            None => Some(SessionConfig {
+                store: SessionStoreConfig::Sqlite { path: base_dir.join("fleetpane-sessions.db") },
+                ..SessionConfig::default()
+            }),
+            Some(s) => c.session(&s, server.as_ref()),
+        };
+        let providers = c.array(&root, "providers", true).iter().filter_map(|p| c.provider(p)).collect();
         let cluster_sections = c.array(&root, "clusters", true);
         let clusters = cluster_sections.iter().filter_map(|s| c.cluster(s)).collect();
         c.unique_names(&root, "providers");
         c.unique_names(&root, "clusters");
 
-        match (c.problems.is_empty(), server) {
-            (true, Some(server)) => Ok(Self { path: PathBuf::new(), server, providers, clusters }),
+        match (c.problems.is_empty(), server, session) {
+            (true, Some(server), Some(session)) => {
+                Ok(Self { path: PathBuf::new(), server, session, providers, clusters })
+            }
             _ => Err(ConfigError::Invalid { problems: c.problems }),
         }
     }
@@ -340,10 +412,126 @@ impl Checker {
         Some(ServerConfig { listen: listen?, public_url: public_url? })
     }
 
+    fn session(&mut self, s: &Section<'_>, server: Option<&ServerConfig>) -> Option<SessionConfig> {
+        self.unknown_keys(
+            s,
+            &["store", "sqlite_path", "url", "idle_timeout", "absolute_timeout", "cookie_secure"],
+        );
+        let defaults = SessionConfig::default();
+        let url = |c: &mut Self, kind: &str| -> Option<Secret<String>> {
+            let url = c.required_str(s, "url")?;
+            let tls_redis = kind == "redis" && url.starts_with("rediss://");
+            if !(url.starts_with(&format!("{kind}://")) || tls_redis) {
+                c.problem(s.field("url"), format!("must be a {kind}:// URL for store = {kind:?}"));
+                return None;
+            }
+            Some(Secret::new(url.to_owned()))
+        };
+        let store = match self.optional_str(s, "store").unwrap_or("sqlite") {
+            "sqlite" => {
+                let path = match s.table.get("sqlite_path") {
+                    None => Some("fleetpane-sessions.db"),
+                    Some(_) => self.required_str(s, "sqlite_path"),
+                };
+                path.map(|p| SessionStoreConfig::Sqlite { path: self.base.join(p) })
+            }
+            "memory" => Some(SessionStoreConfig::Memory),
+            "redis" => url(self, "redis").map(|url| SessionStoreConfig::Redis { url }),
+            "postgres" => url(self, "postgres").map(|url| SessionStoreConfig::Postgres { url }),
+            other => {
+                self.problem(
+                    s.field("store"),
+                    format!("{other:?} is not a session store (sqlite, redis, postgres or memory)"),
+                );
+                None
+            }
+        };
+        let idle_timeout = self.duration(s, "idle_timeout", defaults.idle_timeout);
+        let absolute_timeout = self.duration(s, "absolute_timeout", defaults.absolute_timeout);
+        let cookie_secure = match s.table.get("cookie_secure") {
+            None => Some(true),
+            Some(toml::Value::Boolean(b)) => Some(*b),
+            Some(other) => {
+                self.problem(
+                    s.field("cookie_secure"),
+                    format!("must be a boolean, not {}", type_name(other)),
+                );
+                None
+            }
+        };
+        if cookie_secure == Some(false)
+            && let Some(server) = server
+            && !is_plain_http_loopback(&server.public_url)
+        {
+            self.problem(
+                s.field("cookie_secure"),
+                "false is allowed only when server.public_url is http:// on a loopback host",
+            );
+        }
+        if let (Some(idle), Some(absolute)) = (idle_timeout, absolute_timeout)
+            && idle > absolute
+        {
+            self.problem(s.field("idle_timeout"), "must not be longer than absolute_timeout");
+        }
+        Some(SessionConfig {
+            store: store?,
+            idle_timeout: idle_timeout?,
+            absolute_timeout: absolute_timeout?,
+            cookie_secure: cookie_secure?,
+        })
+    }
+
+    fn duration(&mut self, s: &Section<'_>, key: &str, default: Duration) -> Option<Duration> {
+        if !s.table.contains_key(key) {
+            return Some(default);
+        }
+        let raw = self.required_str(s, key)?;
+        match parse_duration(raw) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.problem(s.field(key), message);
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, s: &Section<'_>, key: &str) -> Option<Vec<String>> {
+        match s.table.get(key) {
+            None => Some(Vec::new()),
+            Some(toml::Value::Array(items)) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str() {
+                        Some(v) if !v.trim().is_empty() => out.push(v.to_owned()),
+                        _ => {
+                            self.problem(format!("{}[{i}]", s.field(key)), "must be a non-empty string");
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            Some(other) => {
+                self.problem(s.field(key), format!("must be an array of strings, not {}", type_name(other)));
+                None
+            }
+        }
+    }
+
     fn provider(&mut self, s: &Section<'_>) -> Option<ProviderConfig> {
         self.unknown_keys(
             s,
-            &["name", "display_name", "issuer", "client_id", "client_secret_file", "groups_claim"],
+            &[
+                "name",
+                "display_name",
+                "issuer",
+                "client_id",
+                "client_secret_file",
+                "scopes",
+                "allowed_email_domains",
+                "allowed_groups",
+                "groups",
+            ],
         );
         let name = self.name(s, NameRule::Slug);
         let display_name = self.required_str(s, "display_name");
@@ -354,17 +542,59 @@ impl Checker {
             let secret = std::fs::read_to_string(path).ok()?;
             Some(Secret::new(secret.trim().to_owned()))
         });
-        let groups_claim = match s.table.get("groups_claim") {
-            None => Some("groups"),
-            Some(_) => self.required_str(s, "groups_claim"),
+        let scopes = match s.table.get("scopes") {
+            None => Some(vec!["email".to_owned(), "profile".to_owned()]),
+            Some(_) => self.string_list(s, "scopes"),
+        };
+        let access =
+            match (self.string_list(s, "allowed_email_domains"), self.string_list(s, "allowed_groups")) {
+                (Some(domains), Some(groups)) => {
+                    let rules = AccessRules::new(domains, groups);
+                    let problems = rules.validate(&s.path);
+                    let ok = problems.is_empty();
+                    self.problems.extend(problems);
+                    ok.then_some(rules)
+                }
+                _ => None,
+            };
+        let groups = match s.table.get("groups") {
+            None => Some(GroupsConfig::default()),
+            Some(value) => match GroupsConfig::from_toml(value, &s.field("groups"), &self.base) {
+                Ok(groups) => {
+                    let key_problem = groups.google_directory.as_ref().and_then(|g| {
+                        google::check_key_file(&g.service_account_file).err().map(|message| Problem {
+                            field: format!("{}.google_directory.service_account_file", s.field("groups")),
+                            message,
+                        })
+                    });
+                    match key_problem {
+                        Some(problem) => {
+                            self.problems.push(problem);
+                            None
+                        }
+                        None => Some(groups),
+                    }
+                }
+                Err(problems) => {
+                    self.problems.extend(problems);
+                    None
+                }
+            },
         };
         Some(ProviderConfig {
             name: name?,
             display_name: display_name?.to_owned(),
+            issuer_id: issuer
+                .as_ref()
+                .and_then(|_| s.table.get("issuer")?.as_str())
+                .unwrap_or_default()
+                .to_owned(),
             issuer: issuer?,
             client_id: client_id?.to_owned(),
             client_secret: client_secret?,
-            groups_claim: groups_claim?.to_owned(),
+            scopes: scopes?,
+            access: access?,
+            groups: groups?,
         })
     }
 
@@ -519,6 +749,37 @@ impl Checker {
             }
         }
     }
+}
+
+/// A humane duration: a whole number and a unit, `90s`, `30m`, `8h` or `1d`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let unit_at = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(unit_at);
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{raw:?} is not a duration (like 90s, 30m, 8h or 1d)")),
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 => {
+            n.checked_mul(seconds_per).map(Duration::from_secs).ok_or_else(|| format!("{raw:?} is too long"))
+        }
+        _ => Err(format!("{raw:?} is not a duration (like 90s, 30m, 8h or 1d)")),
+    }
+}
+
+/// `http://` on 127.0.0.0/8, ::1 or `localhost`: the only place a cookie may go without `Secure`.
+fn is_plain_http_loopback(url: &Url) -> bool {
+    url.scheme() == "http"
+        && match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            None => false,
+        }
 }
 
 #[derive(Clone, Copy)]
@@ -704,7 +965,15 @@ token_file = "token"
         fs::write(&path, VALID).unwrap();
         let c = Config::load(&path).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:3000".parse().unwrap());
-        assert_eq!(c.providers[0].groups_claim, "groups");
+        assert_eq!(c.providers[0].groups.claim, "groups");
+        assert_eq!(c.providers[0].scopes, ["email", "profile"]);
+        assert_eq!(
+            c.session.store,
+            SessionStoreConfig::Sqlite { path: dir.path().join("fleetpane-sessions.db") }
+        );
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(1800));
+        assert_eq!(c.session.absolute_timeout, Duration::from_secs(8 * 3600));
+        assert!(c.session.cookie_secure);
         assert_eq!(c.providers[0].client_secret.expose(), "s3cret");
         assert_eq!(c.clusters.len(), 2);
         assert_eq!(c.clusters[0].cluster_domain, "cluster.local");
@@ -749,9 +1018,10 @@ token_file = "token"
 "#,
         );
         assert_has(&lines, "server.public_url: missing");
+        assert_has(&lines, "providers: missing: at least one [[providers]] entry is required");
         assert_has(&lines, "clusters[0].api_url: missing");
         assert_has(&lines, "clusters[0].ca_file: missing");
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines.len(), 4, "{lines:?}");
     }
 
     #[test]
@@ -959,6 +1229,130 @@ token_file = "token"
         assert!(lines[0].starts_with(&format!("{}: not valid TOML", path.display())), "{lines:?}");
         let Err(e) = Config::load(&dir.path().join("absent.toml")) else { panic!("loaded a missing file") };
         assert!(e.to_string().contains("cannot read the config file"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(28_800)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "30", "m", "0s", "-5m", "1.5h", "5 m", "10x", "99999999999999999999s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn session_section() {
+        let dir = mk_dir();
+        let text = VALID.replace(
+            "[[providers]]",
+            "[session]\nstore = \"sqlite\"\nsqlite_path = \"state/sessions.db\"\nidle_timeout = \"90s\"\n\
+             absolute_timeout = \"2h\"\ncookie_secure = false\n\n[[providers]]",
+        );
+        let c = Config::parse(&text, dir.path()).unwrap();
+        assert_eq!(
+            c.session.store,
+            SessionStoreConfig::Sqlite { path: dir.path().join("state/sessions.db") }
+        );
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(90));
+        assert_eq!(c.session.absolute_timeout, Duration::from_secs(7200));
+        assert!(!c.session.cookie_secure);
+
+        let memory = VALID.replace("[[providers]]", "[session]\nstore = \"memory\"\n[[providers]]");
+        assert_eq!(Config::parse(&memory, dir.path()).unwrap().session.store, SessionStoreConfig::Memory);
+        let redis = VALID.replace(
+            "[[providers]]",
+            "[session]\nstore = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n[[providers]]",
+        );
+        let c = Config::parse(&redis, dir.path()).unwrap();
+        assert!(matches!(c.session.store, SessionStoreConfig::Redis { .. }));
+        assert!(!format!("{c:?}").contains("6379"), "the store URL may hold a password");
+    }
+
+    #[test]
+    fn session_problems() {
+        let dir = mk_dir();
+        let text = VALID.replace(
+            "[[providers]]",
+            "[session]\nstore = \"mongo\"\nidle_timeout = \"soon\"\nabsolute_timeout = 8\ncookie_secure = \"no\"\n\
+             colour = 1\n[[providers]]",
+        );
+        let lines = problems(&dir, &text);
+        assert_has(&lines, r#"session.store: "mongo" is not a session store"#);
+        assert_has(&lines, r#"session.idle_timeout: "soon" is not a duration"#);
+        assert_has(&lines, "session.absolute_timeout: must be a string, not an integer");
+        assert_has(&lines, "session.cookie_secure: must be a boolean");
+        assert_has(&lines, "session.colour: unknown field");
+        assert_eq!(lines.len(), 5, "{lines:?}");
+
+        let redis = VALID.replace("[[providers]]", "[session]\nstore = \"postgres\"\n[[providers]]");
+        assert_eq!(problems(&dir, &redis), vec!["session.url: missing"]);
+        let wrong =
+            VALID.replace("[[providers]]", "[session]\nstore = \"redis\"\nurl = \"http://x\"\n[[providers]]");
+        assert_eq!(
+            problems(&dir, &wrong),
+            vec![r#"session.url: must be a redis:// URL for store = "redis""#]
+        );
+        let idle = VALID.replace("[[providers]]", "[session]\nidle_timeout = \"9h\"\n[[providers]]");
+        assert_eq!(
+            problems(&dir, &idle),
+            vec!["session.idle_timeout: must not be longer than absolute_timeout"]
+        );
+    }
+
+    #[test]
+    fn insecure_cookies_only_on_plain_http_loopback() {
+        let dir = mk_dir();
+        let insecure = |url: &str| {
+            VALID
+                .replace("public_url = \"http://127.0.0.1:3000\"", &format!("public_url = \"{url}\""))
+                .replace("[[providers]]", "[session]\ncookie_secure = false\n[[providers]]")
+        };
+        for ok in ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000"] {
+            assert!(Config::parse(&insecure(ok), dir.path()).is_ok(), "{ok}");
+        }
+        for bad in ["https://127.0.0.1:3000", "http://fleetpane.example.com", "http://10.0.0.1:3000"] {
+            assert_eq!(
+                problems(&dir, &insecure(bad)),
+                vec![
+                    "session.cookie_secure: false is allowed only when server.public_url is http:// on a loopback host"
+                ],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn provider_fields() {
+        let dir = mk_dir();
+        let text = VALID.replace(
+            "client_secret_file = \"client-secret\"",
+            "client_secret_file = \"client-secret\"\nscopes = [\"email\", \"groups\"]\n\
+             allowed_email_domains = [\"@Example.com\"]\nallowed_groups = [\"sre\"]\n\
+             [providers.groups]\nclaim = \"roles\"\nprefix = \"oidc:\"\nmapping = { \"okta-sre\" = \"sre\" }",
+        );
+        let c = Config::parse(&text, dir.path()).unwrap();
+        let p = &c.providers[0];
+        assert_eq!(p.scopes, ["email", "groups"]);
+        assert_eq!(p.access.allowed_email_domains, ["example.com"]);
+        assert_eq!(p.access.allowed_groups, ["sre"]);
+        assert_eq!(p.groups.claim, "roles");
+        assert_eq!(p.groups.prefix, "oidc:");
+        assert_eq!(p.groups.mapping["okta-sre"], "sre");
+        assert_eq!(p.issuer_id, "http://127.0.0.1:15556", "kept as written, without a trailing slash");
+
+        let bad = VALID.replace(
+            "client_secret_file = \"client-secret\"",
+            "client_secret_file = \"client-secret\"\nscopes = \"email\"\nallowed_groups = [\"\"]\n\
+             groups_claim = \"groups\"\n[providers.groups]\nclaimz = \"x\"",
+        );
+        let lines = problems(&dir, &bad);
+        assert_has(&lines, "providers[0].scopes: must be an array of strings, not a string");
+        assert_has(&lines, "providers[0].allowed_groups[0]: must be a non-empty string");
+        assert_has(&lines, "providers[0].groups_claim: unknown field");
+        assert_has(&lines, "providers[0].groups: ");
+        assert_eq!(lines.len(), 4, "{lines:?}");
     }
 
     #[test]

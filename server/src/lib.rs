@@ -4,12 +4,15 @@
 //! main.rs ── Config::load ── AppState::new (Fleet: one kube::Client per cluster) ── serve(router(state))
 //!
 //! router(state):  /healthz                  plain "ok" for scripts
-//!                 /api/*                    Leptos server functions (context: api::ssr::Backend)
-//!                 / (and every app route)   server-side rendered Leptos pages
+//!                 /auth/*                   sign-in flow (auth::routes), public
+//!                 /api/*                    Leptos server functions (context: Backend, CurrentUser); 401
+//!                                           without a session, origin + CSRF checked on POST
+//!                 / (and every app route)   server-side rendered Leptos pages; 303 to sign-in without one
 //!                 anything else             static files from the site root, else the app's 404 page
-//!                 every response            security headers; a panic becomes a plain 500 page
+//!                 every response            security headers with a CSP nonce; a panic becomes a 500 page
 //! ```
 
+pub mod auth;
 pub mod config;
 pub mod fleet;
 pub mod secret;
@@ -24,11 +27,16 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use fleetpane_app::{App, shell};
-use leptos::prelude::provide_context;
+use fleetpane_app::{App, api::ssr::CurrentUser, shell};
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
-use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
+use crate::auth::{
+    headers::{CspNonce, security_headers},
+    identity::Identity,
+    session::{self, RequestCsrf},
+};
 pub use crate::{config::Config, state::AppState};
 
 /// Why the server stopped or could not start.
@@ -37,9 +45,9 @@ pub enum ServeError {
     /// Leptos's settings (from the environment cargo-leptos sets) are invalid.
     #[error("leptos configuration: {0}")]
     Leptos(String),
-    /// A cluster client could not be built.
+    /// The state (cluster clients, session store, providers) could not be built.
     #[error(transparent)]
-    Fleet(#[from] fleet::Error),
+    State(#[from] state::StateError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -58,32 +66,37 @@ pub enum ServeError {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let backend = state.backend();
-    let context = move || provide_context(backend.clone());
+    let context = move || {
+        provide_context(backend.clone());
+        request_context();
+    };
     let options = state.leptos_options.clone();
 
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(auth::routes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session::require_session))
+        .layer(session::layer(state.sessions.clone(), &state.config.session))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            // Script and style sources get a per-request nonce later (issue 3); these hold already.
-            HeaderValue::from_static(
-                "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'",
-            ),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(axum::middleware::from_fn_with_state(state.headers.clone(), security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Hands the request's CSP nonce and signed-in user (put into the request by the middleware) to Leptos:
+/// the hydration scripts carry that nonce, server functions and the shell see the user.
+fn request_context() {
+    let Some(parts) = use_context::<http::request::Parts>() else { return };
+    if let Some(CspNonce(nonce)) = parts.extensions.get::<CspNonce>() {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.as_str()));
+    }
+    if let (Some(identity), Some(RequestCsrf(csrf))) =
+        (parts.extensions.get::<Identity>(), parts.extensions.get::<RequestCsrf>())
+    {
+        provide_context(CurrentUser(identity.to_wire(csrf)));
+    }
 }
 
 /// Loads Leptos's settings, builds the state, binds `server.listen`, and serves until SIGINT or SIGTERM.
@@ -94,7 +107,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let addr = config.server.listen;
     leptos_options.site_addr = addr;
 
-    let state = AppState::new(config, leptos_options)?;
+    let state = AppState::new(config, leptos_options).await?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, clusters = state.fleet.clusters().len(), "listening");
@@ -158,18 +171,40 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::auth::session::testing;
 
     const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pki");
 
-    /// A state with one cluster whose apiserver port has nothing listening, and a site root holding a
-    /// favicon.
-    fn mk_state(site_root: &std::path::Path) -> AppState {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+    /// A port with nothing listening.
+    fn dead_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port()
+    }
+
+    /// A state with one cluster whose apiserver port has nothing listening, one provider at `issuer`,
+    /// sessions in memory, and a site root holding a favicon.
+    async fn mk_state_with(site_root: &std::path::Path, issuer: &str) -> AppState {
+        mk_state_custom(site_root, issuer, "store = \"memory\"").await
+    }
+
+    /// Like [`mk_state_with`], with `session` as the `[session]` table's lines besides `cookie_secure`.
+    async fn mk_state_custom(site_root: &std::path::Path, issuer: &str, session: &str) -> AppState {
+        let port = dead_port();
+        std::fs::write(site_root.join("client-secret"), "s3cret\n").unwrap();
+        std::fs::write(site_root.join("favicon.ico"), b"icon").unwrap();
         let toml = format!(
             r#"
 [server]
 listen = "127.0.0.1:0"
 public_url = "http://127.0.0.1:3000"
+[session]
+{session}
+cookie_secure = false
+[[providers]]
+name = "local"
+display_name = "Local IdP"
+issuer = "{issuer}"
+client_id = "fleetpane"
+client_secret_file = "client-secret"
 [[clusters]]
 name = "dead"
 api_url = "http://127.0.0.1:{port}"
@@ -179,87 +214,442 @@ client_cert_file = "{PKI}/client.crt"
 client_key_file = "{PKI}/client.key"
 "#
         );
-        let config = Config::parse(&toml, std::path::Path::new("/")).unwrap();
+        let config = Config::parse(&toml, site_root).unwrap();
         let options = LeptosOptions::builder()
             .output_name("fleetpane")
             .site_root(site_root.display().to_string())
             .build();
-        AppState::new(config, options).unwrap()
+        AppState::new(config, options).await.unwrap()
     }
 
-    async fn get(path: &str) -> (StatusCode, http::HeaderMap, String) {
-        let site = tempfile::tempdir().unwrap();
-        std::fs::write(site.path().join("favicon.ico"), b"icon").unwrap();
-        let response = router(mk_state(site.path()))
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+    async fn mk_state(site_root: &std::path::Path) -> AppState {
+        mk_state_with(site_root, &format!("http://127.0.0.1:{}", dead_port())).await
+    }
+
+    struct Answer {
+        status: StatusCode,
+        headers: http::HeaderMap,
+        body: String,
+    }
+
+    async fn send(state: &AppState, request: Request<Body>) -> Answer {
+        let response = router(state.clone()).oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
         let body = to_bytes(body, 1 << 20).await.unwrap();
-        (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    fn get_as(path: &str, cookie: Option<&str>) -> Request<Body> {
+        let mut r = Request::get(path);
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        r.body(Body::empty()).unwrap()
+    }
+
+    fn probe_request(cookie: &str, csrf: Option<&str>, origin: Option<&str>) -> Request<Body> {
+        let mut r = Request::post("/api/probe_clusters")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, cookie);
+        if let Some(t) = csrf {
+            r = r.header("x-csrf-token", t);
+        }
+        if let Some(o) = origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        r.body(Body::empty()).unwrap()
     }
 
     fn assert_security_headers(headers: &http::HeaderMap) {
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert!(
-            headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'")
-        );
-        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
+    }
+
+    /// The nonce in the CSP header.
+    fn csp_nonce(headers: &http::HeaderMap) -> String {
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let start = csp.find("'nonce-").expect("CSP has a nonce") + "'nonce-".len();
+        csp[start..].split('\'').next().unwrap().to_owned()
     }
 
     #[tokio::test]
-    async fn healthz_answers_ok() {
-        let (status, headers, body) = get("/healthz").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, "ok\n");
-        assert_security_headers(&headers);
+    async fn healthz_answers_ok_without_a_session() {
+        let site = tempfile::tempdir().unwrap();
+        let a = send(&mk_state(site.path()).await, get_as("/healthz", None)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.body, "ok\n");
+        assert_security_headers(&a.headers);
     }
 
     #[tokio::test]
-    async fn home_page_is_server_rendered_with_the_probe_results() {
-        let (status, headers, body) = get("/").await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_security_headers(&headers);
+    async fn pages_without_a_session_go_to_sign_in_and_come_back() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let a = send(&state, get_as("/", None)).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(a.headers[header::LOCATION], "/auth/signin");
+        assert_security_headers(&a.headers);
+        let a = send(&state, get_as("/whoami?tab=groups", None)).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(a.headers[header::LOCATION], "/auth/signin?return_to=%2Fwhoami%3Ftab%3Dgroups");
+        // Unknown pages too: nothing is revealed before sign-in.
+        let a = send(&state, get_as("/no/such/page", None)).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        // A cookie of no session is no session (and is removed).
+        let a = send(&state, get_as("/", Some("fleetpane-session=AAAAAAAAAAAAAAAAAAAAAA"))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+    }
+
+    #[tokio::test]
+    async fn server_functions_without_a_session_answer_401() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        for path in ["/api/probe_clusters", "/api/whoami"] {
+            let request = Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::empty())
+                .unwrap();
+            let a = send(&state, request).await;
+            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert!(a.headers.get(header::SET_COOKIE).is_none(), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_in_page_lists_the_providers_and_keeps_return_to() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let a = send(&state, get_as("/auth/signin?return_to=%2Fwhoami", None)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.body.contains(r#"href="/auth/login/local?return_to=%2Fwhoami""#), "{}", a.body);
+        assert!(a.body.contains("Sign in with Local IdP"), "{}", a.body);
+        assert!(!a.body.contains("<script"), "{}", a.body);
+        let a = send(&state, get_as("/auth/signin?return_to=https%3A%2F%2Fevil.example", None)).await;
+        assert!(a.body.contains(r#"href="/auth/login/local""#), "{}", a.body);
+        assert!(!a.body.contains("evil"), "{}", a.body);
+    }
+
+    #[tokio::test]
+    async fn home_page_is_server_rendered_for_a_signed_in_user_with_a_csp_nonce() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+        let a = send(&state, get_as("/", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_security_headers(&a.headers);
+        let body = &a.body;
         assert!(body.contains("<h1>Clusters</h1>"), "{body}");
         assert!(body.contains(r#"data-cluster="dead""#), "{body}");
         assert!(body.contains(r#"data-state="unreachable""#), "{body}");
-        assert!(body.contains("connection refused"), "{body}");
         assert!(body.contains("No cluster reachable (1 of 1 down)"), "{body}");
         assert!(body.contains("/pkg/fleetpane.js"), "hydration script missing: {body}");
+        // The header knows who is signed in.
+        assert!(body.contains("alice@example.com"), "{body}");
+        assert!(body.contains(&format!(r#"<meta name="csrf-token" content="{csrf}""#)), "{body}");
+        assert!(body.contains(r#"action="/auth/logout""#), "{body}");
+        // Every script carries the nonce of the CSP header.
+        let nonce = csp_nonce(&a.headers);
+        assert!(nonce.len() >= 16, "{nonce}");
+        let scripts: Vec<&str> = body.split("<script").skip(1).collect();
+        assert!(!scripts.is_empty(), "{body}");
+        for script in scripts {
+            let tag = script.split('>').next().unwrap();
+            assert!(
+                tag.contains(&format!(r#"nonce="{nonce}""#)),
+                "script without the CSP nonce: <script{tag}>"
+            );
+        }
+        // A new request, a new nonce.
+        let b = send(&state, get_as("/", Some(&cookie))).await;
+        assert_ne!(csp_nonce(&b.headers), nonce);
+    }
+
+    #[tokio::test]
+    async fn whoami_page_shows_email_groups_and_sources() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, _) =
+            testing::sign_in(&state, testing::identity("alice@example.com", &["sre", "dev"])).await;
+        let a = send(&state, get_as("/whoami", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert!(a.body.contains(r#"<dd id="whoami-email">alice@example.com"#), "{}", a.body);
+        assert!(a.body.contains(r#"data-group="sre""#), "{}", a.body);
+        assert!(a.body.contains("ID token claim"), "{}", a.body);
     }
 
     #[tokio::test]
     async fn unknown_routes_get_the_404_page() {
-        let (status, headers, body) = get("/no/such/page").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_security_headers(&headers);
-        assert!(body.contains("Page not found"), "{body}");
-        assert!(body.contains("<!DOCTYPE html>"), "{body}");
-    }
-
-    #[tokio::test]
-    async fn static_files_come_from_the_site_root() {
-        let (status, headers, body) = get("/favicon.ico").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, "icon");
-        assert_security_headers(&headers);
-    }
-
-    #[tokio::test]
-    async fn server_function_returns_the_fleet_status() {
         let site = tempfile::tempdir().unwrap();
-        let request = Request::post("/api/probe_clusters")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(Body::empty())
-            .unwrap();
-        let response = router(mk_state(site.path())).oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let fleet: fleetpane_app::model::FleetStatus = serde_json::from_slice(&body).unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, _) = testing::sign_in(&state, testing::identity("alice@example.com", &[])).await;
+        let a = send(&state, get_as("/no/such/page", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+        assert_security_headers(&a.headers);
+        assert!(a.body.contains("Page not found"), "{}", a.body);
+        assert!(a.body.contains("<!DOCTYPE html>"), "{}", a.body);
+    }
+
+    #[tokio::test]
+    async fn static_files_come_from_the_site_root_without_a_session() {
+        let site = tempfile::tempdir().unwrap();
+        let a = send(&mk_state(site.path()).await, get_as("/favicon.ico", None)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.body, "icon");
+        assert_security_headers(&a.headers);
+    }
+
+    #[tokio::test]
+    async fn server_function_needs_the_csrf_token_and_our_origin() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+
+        let a = send(&state, probe_request(&cookie, None, Some("http://127.0.0.1:3000"))).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "no token");
+        let a = send(&state, probe_request(&cookie, Some("wrong"), None)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "wrong token");
+        let a = send(&state, probe_request(&cookie, Some(&csrf), Some("http://evil.example"))).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "cross-origin");
+
+        let a = send(&state, probe_request(&cookie, Some(&csrf), Some("http://127.0.0.1:3000"))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let fleet: fleetpane_app::model::FleetStatus = serde_json::from_str(&a.body).unwrap();
         assert_eq!(fleet.clusters.len(), 1);
         assert_eq!(fleet.clusters[0].name, "dead");
         assert!(!fleet.clusters[0].probe.is_reachable());
+    }
+
+    #[tokio::test]
+    async fn whoami_server_function_returns_the_identity() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+        let request = Request::post("/api/whoami")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::empty())
+            .unwrap();
+        let a = send(&state, request).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let me: fleetpane_app::model::WhoAmI = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(me.email, "alice@example.com");
+        assert_eq!(me.groups[0].name, "sre");
+        assert_eq!(me.csrf_token, csrf);
+    }
+
+    fn logout_request(cookie: &str, csrf: Option<&str>) -> Request<Body> {
+        let body = csrf.map(|t| format!("csrf_token={t}")).unwrap_or_default();
+        Request::post("/auth/logout")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .header(header::ORIGIN, "http://127.0.0.1:3000")
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn logout_needs_the_csrf_token_and_ends_the_session() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+
+        let a = send(&state, logout_request(&cookie, None)).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        let a = send(&state, logout_request(&cookie, Some("wrong"))).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert_eq!(send(&state, get_as("/", Some(&cookie))).await.status, StatusCode::OK, "still signed in");
+
+        let a = send(&state, logout_request(&cookie, Some(&csrf))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        // The provider is down here, so no end_session redirect: back to sign-in.
+        assert_eq!(a.headers[header::LOCATION], "/auth/signin");
+        let removal = a.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(removal.starts_with("fleetpane-session="), "{removal}");
+        assert!(removal.contains("Max-Age=0"), "{removal}");
+
+        // The old cookie no longer works.
+        let a = send(&state, get_as("/", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(a.headers[header::LOCATION], "/auth/signin");
+    }
+
+    #[tokio::test]
+    async fn absolute_timeout_ends_the_session() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let mut identity = testing::identity("alice@example.com", &["sre"]);
+        identity.expires_at = session::now() - 1;
+        let (cookie, _) = testing::sign_in(&state, identity).await;
+        let a = send(&state, get_as("/whoami", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(a.headers[header::LOCATION], "/auth/signin?return_to=%2Fwhoami");
+    }
+
+    #[tokio::test]
+    async fn idle_timeout_ends_the_session() {
+        let site = tempfile::tempdir().unwrap();
+        let issuer = format!("http://127.0.0.1:{}", dead_port());
+        let state = mk_state_custom(site.path(), &issuer, "store = \"memory\"\nidle_timeout = \"2s\"").await;
+        let (cookie, _) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+        assert_eq!(send(&state, get_as("/whoami", Some(&cookie))).await.status, StatusCode::OK);
+        // Activity keeps it alive...
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert_eq!(send(&state, get_as("/whoami", Some(&cookie))).await.status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert_eq!(send(&state, get_as("/whoami", Some(&cookie))).await.status, StatusCode::OK);
+        // ...idleness ends it.
+        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+        let a = send(&state, get_as("/whoami", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(a.headers[header::LOCATION], "/auth/signin?return_to=%2Fwhoami");
+    }
+
+    #[tokio::test]
+    async fn a_session_survives_a_restart_with_the_sqlite_store() {
+        let site = tempfile::tempdir().unwrap();
+        let issuer = format!("http://127.0.0.1:{}", dead_port());
+        let sqlite = "store = \"sqlite\"\nsqlite_path = \"state/sessions.db\"";
+        let first = mk_state_custom(site.path(), &issuer, sqlite).await;
+        let (cookie, _) = testing::sign_in(&first, testing::identity("alice@example.com", &["sre"])).await;
+        assert_eq!(send(&first, get_as("/whoami", Some(&cookie))).await.status, StatusCode::OK);
+        drop(first);
+        let db = site.path().join("state/sessions.db");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&db).unwrap().permissions());
+        assert_eq!(mode & 0o077, 0, "the session database holds tokens: owner only, got {mode:o}");
+
+        let second = mk_state_custom(site.path(), &issuer, sqlite).await;
+        let a = send(&second, get_as("/whoami", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.body.contains("alice@example.com"), "{}", a.body);
+    }
+
+    #[tokio::test]
+    async fn a_failed_token_refresh_means_a_clean_sign_in() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let mut data = session::SessionData { csrf_token: "t".repeat(22), ..Default::default() };
+        data.user = Some(session::SignedIn {
+            identity: testing::identity("alice@example.com", &["sre"]),
+            tokens: auth::oidc::Tokens {
+                id_token: secret::Secret::new("x.y.z".into()),
+                access_token: secret::Secret::new("a".into()),
+                refresh_token: Some(secret::Secret::new("r".into())),
+                expires_at: session::now() - 10,
+            },
+            last_seen: session::now(),
+        });
+        let cookie = testing::store_data(&state, &data).await;
+        // The provider is down: the refresh fails, the session ends, the page asks to sign in again.
+        let a = send(&state, get_as("/whoami", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(a.headers[header::LOCATION], "/auth/signin?return_to=%2Fwhoami");
+        assert!(a.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+        let a = send(&state, get_as("/whoami", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "the session is gone");
+    }
+
+    /// A provider that answers discovery (with an empty key set), on a loopback port.
+    async fn fake_provider() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let doc = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/auth"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "offline_access", "email", "profile"],
+            "authorization_response_iss_parameter_supported": true
+        });
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(move || async move { axum::Json(doc) }))
+            .route("/jwks", get(|| async { axum::Json(serde_json::json!({ "keys": [] })) }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        issuer
+    }
+
+    #[tokio::test]
+    async fn login_start_sets_the_session_cookie_and_sends_to_the_provider_with_pkce_state_nonce() {
+        let site = tempfile::tempdir().unwrap();
+        let issuer = fake_provider().await;
+        let state = mk_state_with(site.path(), &issuer).await;
+        let a = send(&state, get_as("/auth/login/local?return_to=%2Fwhoami", None)).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        let location = url::Url::parse(a.headers[header::LOCATION].to_str().unwrap()).unwrap();
+        assert!(location.as_str().starts_with(&format!("{issuer}/auth?")), "{location}");
+        let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "fleetpane");
+        assert_eq!(q["redirect_uri"], "http://127.0.0.1:3000/auth/callback/local");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert!(q["code_challenge"].len() >= 43);
+        assert!(q["state"].len() >= 16 && q["nonce"].len() >= 16);
+        assert!(q["scope"].split(' ').any(|s| s == "openid"), "{}", q["scope"]);
+        assert!(q["scope"].split(' ').any(|s| s == "offline_access"), "{}", q["scope"]);
+        assert_eq!(q["prompt"], "consent");
+
+        let cookie = a.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("fleetpane-session="), "{cookie}");
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(attr), "{attr} missing: {cookie}");
+        }
+        assert!(!cookie.contains("Domain="), "{cookie}");
+
+        // A callback with another state is refused: 400, and no session is left behind.
+        let session_cookie = cookie.split(';').next().unwrap();
+        let a = send(&state, get_as("/auth/callback/local?code=x&state=forged", Some(session_cookie))).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        assert!(a.body.contains("Try signing in again"), "{}", a.body);
+        assert!(a.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+        // The real state, now replayed after the session was dropped: refused too.
+        let a = send(
+            &state,
+            get_as(&format!("/auth/callback/local?code=x&state={}", q["state"]), Some(session_cookie)),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn secure_cookies_get_the_host_prefix() {
+        let site = tempfile::tempdir().unwrap();
+        let issuer = fake_provider().await;
+        let mut state = mk_state_with(site.path(), &issuer).await;
+        let mut config = (*state.config).clone();
+        config.session.cookie_secure = true;
+        state.config = std::sync::Arc::new(config);
+        let a = send(&state, get_as("/auth/login/local", None)).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        let cookie = a.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("__Host-fleetpane-session="), "{cookie}");
+        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(attr), "{attr} missing: {cookie}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_is_down_gets_a_502_page_and_no_session() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let a = send(&state, get_as("/auth/login/local", None)).await;
+        assert_eq!(a.status, StatusCode::BAD_GATEWAY);
+        assert!(a.body.contains("cannot be reached"), "{}", a.body);
+        assert!(a.headers.get(header::SET_COOKIE).is_none());
+        let a = send(&state, get_as("/auth/login/nope", None)).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
     }
 
     #[test]

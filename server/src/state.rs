@@ -10,12 +10,27 @@ use fleetpane_app::{
 use leptos::config::LeptosOptions;
 
 use crate::{
+    auth::{headers::HeaderPolicy, oidc, session},
     config::Config,
     fleet::{
         self, Fleet,
         probe::{PROBE_TIMEOUT, probe_all},
     },
 };
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A cluster client could not be built.
+    #[error(transparent)]
+    Fleet(#[from] fleet::Error),
+    /// The session store could not be opened.
+    #[error(transparent)]
+    Sessions(#[from] session::StoreError),
+    /// Sign-in could not be set up.
+    #[error(transparent)]
+    Auth(#[from] oidc::SetupError),
+}
 
 /// Everything a request may need. Cheap to clone.
 #[derive(Clone)]
@@ -26,13 +41,33 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// One shared client per cluster.
     pub fleet: Fleet,
+    /// Sign-in: providers, the HTTP client towards them.
+    pub auth: Arc<oidc::Auth>,
+    /// The session store.
+    pub sessions: session::Store,
+    /// The fixed parts of the security headers.
+    pub headers: Arc<HeaderPolicy>,
 }
 
 impl AppState {
-    /// Builds the state: one kube client per cluster. Must run inside a Tokio runtime.
-    pub fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, fleet::Error> {
+    /// Builds the state: one kube client per cluster, the providers (not discovered yet), the session
+    /// store (created when missing). Must run inside a Tokio runtime.
+    pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StateError> {
         let fleet = Fleet::from_config(&config.clusters)?;
-        Ok(Self { leptos_options, config: Arc::new(config), fleet })
+        let auth = oidc::Auth::new(&config)?;
+        let sessions = session::Store::open(&config.session.store).await?;
+        // `cargo leptos watch` serves its reload websocket next to the site.
+        let reload = std::env::var_os("LEPTOS_WATCH")
+            .map(|_| format!("ws://{}:{}", leptos_options.site_addr.ip(), leptos_options.reload_port));
+        let headers = HeaderPolicy::new(&auth.issuer_origins(), reload);
+        Ok(Self {
+            leptos_options,
+            config: Arc::new(config),
+            fleet,
+            auth: Arc::new(auth),
+            sessions,
+            headers: Arc::new(headers),
+        })
     }
 
     /// The server-function backend, handed to Leptos as context.

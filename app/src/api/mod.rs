@@ -1,18 +1,31 @@
 //! Server functions: thin adapters from the browser to the server's domain code.
 //!
-//! Each one fetches what it needs from the request context, calls one plain function of the server, and
-//! returns wire types from [`crate::model`]. The server crate implements [`ssr::Backend`] and hands it to
-//! Leptos as context, so this crate never depends on the server crate (or on kube).
+//! Each one takes the signed-in user from the request context, calls one plain function of the server, and
+//! returns wire types from [`crate::model`]. The server crate implements [`ssr::Backend`] and hands it (and
+//! the request's [`ssr::CurrentUser`]) to Leptos as context, so this crate never depends on the server crate
+//! (or on kube). Every call from the browser goes through [`client::CsrfClient`].
+
+pub mod client;
 
 use leptos::prelude::*;
 
-use crate::{error::AppError, model::FleetStatus};
+use crate::{
+    error::AppError,
+    model::{FleetStatus, WhoAmI},
+};
 
 /// Probes every configured cluster's apiserver and returns the results in configuration order.
-#[server(endpoint = "probe_clusters")]
+#[server(endpoint = "probe_clusters", client = crate::api::client::CsrfClient)]
 pub async fn probe_clusters() -> Result<FleetStatus, AppError> {
+    let _user = ssr::current_user()?;
     let backend = ssr::backend()?;
     Ok(backend.fleet_status().await)
+}
+
+/// Who is signed in: email, provider, groups with their sources, session end.
+#[server(endpoint = "whoami", client = crate::api::client::CsrfClient)]
+pub async fn whoami() -> Result<WhoAmI, AppError> {
+    ssr::current_user()
 }
 
 #[cfg(feature = "ssr")]
@@ -23,7 +36,10 @@ pub mod ssr {
 
     use leptos::prelude::use_context;
 
-    use crate::{error::AppError, model::FleetStatus};
+    use crate::{
+        error::AppError,
+        model::{FleetStatus, WhoAmI},
+    };
 
     /// A boxed, sendable future, so [`Backend`] stays object-safe.
     pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -37,8 +53,18 @@ pub mod ssr {
     /// The backend as it is stored in the Leptos context.
     pub type SharedBackend = Arc<dyn Backend>;
 
+    /// The signed-in user of the current request, provided by the server's auth middleware. Absent: no
+    /// session (the middleware answers 401 / redirects before Leptos runs, so this is defense in depth).
+    #[derive(Clone, Debug)]
+    pub struct CurrentUser(pub WhoAmI);
+
     /// The backend from the current request's context.
     pub fn backend() -> Result<SharedBackend, AppError> {
         use_context::<SharedBackend>().ok_or_else(|| AppError::Internal("server state is missing".into()))
+    }
+
+    /// The signed-in user from the current request's context.
+    pub fn current_user() -> Result<WhoAmI, AppError> {
+        use_context::<CurrentUser>().map(|u| u.0).ok_or(AppError::Unauthorized)
     }
 }

@@ -3,7 +3,9 @@
 mod cluster_table;
 mod error_template;
 mod status_badge;
+mod user_menu;
 
 pub use cluster_table::ClusterTable;
 pub use error_template::ErrorTemplate;
 pub use status_badge::{Health, StatusBadge};
+pub use user_menu::UserMenu;

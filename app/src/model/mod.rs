@@ -149,3 +149,50 @@ mod tests {
         assert!(json.contains("\"reason\":\"connection_refused\""), "{json}");
     }
 }
+
+/// Who is signed in, for the header and the "who am I" page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// The verified email address.
+    pub email: String,
+    /// The provider's configured name.
+    pub provider: String,
+    /// Every group, with where it came from.
+    pub groups: Vec<WhoAmIGroup>,
+    /// When the session ends at the latest, RFC 3339 in UTC.
+    pub session_expires_at: String,
+    /// The session's CSRF token, for the sign-out form (the page's `<meta name="csrf-token">` holds it too).
+    pub csrf_token: String,
+}
+
+/// One group of the signed-in user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmIGroup {
+    /// The group's name as Fleetpane uses it.
+    pub name: String,
+    /// Where it came from.
+    pub source: GroupOrigin,
+}
+
+/// Where a group came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupOrigin {
+    /// The ID token's groups claim.
+    Claim,
+    /// The provider's UserInfo endpoint.
+    UserInfo,
+    /// Google's Directory API.
+    Directory,
+}
+
+impl GroupOrigin {
+    /// How the page names the source.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Claim => "ID token claim",
+            Self::UserInfo => "UserInfo",
+            Self::Directory => "directory",
+        }
+    }
+}

@@ -24,6 +24,16 @@ func RenderFleetpaneTOML(f Fleet) ([]byte, error) {
 	kv("listen", f.FleetpaneListen)
 	kv("public_url", f.FleetpaneURL)
 
+	// Sessions in SQLite under the state dir, so they survive a Fleetpane
+	// restart. The fleet serves Fleetpane over plain http on loopback, where
+	// the cookie cannot be Secure (Fleetpane allows that only there).
+	b.WriteString("\n[session]\n")
+	kv("store", "sqlite")
+	kv("sqlite_path", "fleetpane/sessions.db")
+	if strings.HasPrefix(f.FleetpaneURL, "http://") {
+		b.WriteString("cookie_secure = false\n")
+	}
+
 	if f.IdP.Issuer != "" {
 		b.WriteString("\n[[providers]]\n")
 		kv("name", f.IdP.Name)
@@ -31,7 +41,9 @@ func RenderFleetpaneTOML(f Fleet) ([]byte, error) {
 		kv("issuer", f.IdP.Issuer)
 		kv("client_id", f.IdP.ClientID)
 		kv("client_secret_file", rel(f.IdP.ClientSecretFile))
-		kv("groups_claim", "groups")
+		b.WriteString("scopes = [\"email\", \"profile\", \"groups\"]\n")
+		b.WriteString("[providers.groups]\n")
+		kv("claim", "groups")
 	}
 	for _, c := range f.Clusters {
 		if c.Name == "" || c.APIURL == "" || c.CAFile == "" || c.Fleetpane.CertFile == "" || c.Fleetpane.KeyFile == "" {

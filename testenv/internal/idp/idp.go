@@ -150,16 +150,24 @@ func DemoUsers() []User {
 	}
 }
 
+// ProviderName is the local IdP's name in fleetpane.toml: Fleetpane's
+// redirect URI for it is <public>/auth/callback/<ProviderName>.
+const ProviderName = "local"
+
 // FleetpaneClient returns the contract's `fleetpane` client for a Fleetpane
 // served at publicURL (e.g. "http://127.0.0.1:3000"); the localhost variant of
-// the callback is allowed too.
+// the callback is allowed too. Redirect URIs: the per-provider callback
+// (/auth/callback/local, what Fleetpane uses) and the older /auth/callback.
 func FleetpaneClient(publicURL string) Client {
 	publicURL = strings.TrimRight(publicURL, "/")
-	redirects := []string{publicURL + "/auth/callback"}
-	logout := []string{publicURL + "/"}
+	bases := []string{publicURL}
 	if alt := strings.Replace(publicURL, "://127.0.0.1:", "://localhost:", 1); alt != publicURL {
-		redirects = append(redirects, alt+"/auth/callback")
-		logout = append(logout, alt+"/")
+		bases = append(bases, alt)
+	}
+	var redirects, logout []string
+	for _, base := range bases {
+		redirects = append(redirects, base+"/auth/callback", base+"/auth/callback/"+ProviderName)
+		logout = append(logout, base+"/")
 	}
 	return Client{ID: DefaultClientID, RedirectURIs: redirects, PostLogoutRedirectURIs: logout}
 }

@@ -253,6 +253,8 @@ func TestRenderConfig(t *testing.T) {
 		`"client_secret_file": "/state/idp/client-secret"`,
 		`"http://127.0.0.1:3000/auth/callback"`,
 		`"http://localhost:3000/auth/callback"`,
+		`"http://127.0.0.1:3000/auth/callback/local"`,
+		`"http://localhost:3000/auth/callback/local"`,
 		`"post_logout_redirect_uris": [`,
 		`"email": "dave@example.com"`,
 		`"groups": []`,
