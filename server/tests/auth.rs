@@ -460,3 +460,34 @@ async fn an_identity_provider_that_is_down_gives_a_502_page() {
     let resp = browser.get("/auth/login/rogue?return_to=/").await;
     assert_refused(&mut browser, &resp, StatusCode::BAD_GATEWAY, "IdP down").await;
 }
+
+/// Short configured timeouts, through a real sign-in: activity keeps a session past its idle timeout, the
+/// absolute timeout ends it anyway.
+#[tokio::test]
+async fn configured_absolute_timeout_ends_an_active_session() {
+    let issuer = RogueIssuer::start().await;
+    let options = Options {
+        session_store: "store = \"memory\"\nidle_timeout = \"2s\"\nabsolute_timeout = \"4s\"".to_owned(),
+        ..Options::default()
+    };
+    let app = TestApp::with(&issuer.issuer, options).await;
+    let (mut browser, login) = begin(&app).await;
+    let resp = finish(
+        &issuer,
+        &mut browser,
+        &login,
+        issuer.sign(&issuer.claims(login.nonce()), &Signing::Rs256("rogue-1")),
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{resp:?}");
+    assert_eq!(resp.location(), "/whoami");
+
+    // Active every 1.5 s: past the 2 s idle timeout, still signed in.
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert!(browser.is_signed_in().await, "an active session outlived its idle timeout only to be cut");
+    }
+    // Past 4 s from sign-in, although active.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(!browser.is_signed_in().await, "the absolute timeout did not end the session");
+}

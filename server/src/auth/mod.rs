@@ -20,3 +20,4 @@ pub mod pages;
 pub mod return_to;
 pub mod routes;
 pub mod session;
+pub mod session_store;

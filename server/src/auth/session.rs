@@ -25,7 +25,12 @@ use tower_sessions_rusqlite_store::{RusqliteStore, tokio_rusqlite};
 pub use tower_sessions::Session;
 
 use crate::{
-    auth::{csrf, identity::Identity, oidc},
+    auth::{
+        csrf,
+        identity::Identity,
+        oidc,
+        session_store::{PostgresStore, RedisStore, postgres, redis},
+    },
     config::{SessionConfig, SessionStoreConfig},
     secret::Secret,
     state::AppState,
@@ -84,6 +89,10 @@ pub enum Store {
     Sqlite(RusqliteStore),
     /// In memory (tests).
     Memory(MemoryStore),
+    /// Redis, shared by several replicas.
+    Redis(RedisStore),
+    /// Postgres, shared by several replicas.
+    Postgres(PostgresStore),
 }
 
 /// Why the session store could not be opened.
@@ -97,12 +106,12 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
-    /// The configured kind is not built into this version.
-    #[error(
-        "session.store = {0:?} is not available in this build: no {0} store for tower-sessions 0.15 exists yet; \
-         use \"sqlite\""
-    )]
-    Unsupported(&'static str),
+    /// Redis could not be reached (or the URL is unusable).
+    #[error("session store (redis): {0}")]
+    Redis(#[from] redis::Error),
+    /// Postgres could not be reached, or the table could not be created.
+    #[error("session store (postgres): {0}")]
+    Postgres(#[from] postgres::Error),
 }
 
 impl Store {
@@ -117,21 +126,30 @@ impl Store {
                     tokio_rusqlite::Connection::open(path).await.map_err(|e| sqlite_err(e.to_string()))?;
                 let store = RusqliteStore::new(conn);
                 store.migrate().await.map_err(|e| sqlite_err(e.to_string()))?;
-                tokio::spawn({
-                    use tower_sessions::ExpiredDeletion;
-                    let store = store.clone();
-                    async move {
-                        if let Err(e) = store.continuously_delete_expired(Duration::from_secs(300)).await {
-                            tracing::warn!(error = %e, "expired-session cleanup stopped");
-                        }
-                    }
-                });
+                spawn_cleanup(store.clone());
                 Ok(Self::Sqlite(store))
             }
-            SessionStoreConfig::Redis { .. } => Err(StoreError::Unsupported("redis")),
-            SessionStoreConfig::Postgres { .. } => Err(StoreError::Unsupported("postgres")),
+            // Redis expires keys by itself: no cleanup task.
+            SessionStoreConfig::Redis { url } => Ok(Self::Redis(RedisStore::connect(url.expose()).await?)),
+            SessionStoreConfig::Postgres { url } => {
+                let store = PostgresStore::connect(url.expose()).await?;
+                spawn_cleanup(store.clone());
+                Ok(Self::Postgres(store))
+            }
         }
     }
+}
+
+/// Deletes expired sessions every 5 minutes, for stores that keep them until told.
+fn spawn_cleanup<S: tower_sessions::ExpiredDeletion + Clone>(store: S) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = store.clone().continuously_delete_expired(Duration::from_secs(300)).await {
+                // A store outage must not end the cleanup for good: try again next round.
+                tracing::warn!(error = %e, "expired-session cleanup failed");
+            }
+        }
+    });
 }
 
 /// The session file holds tokens: only the owner may read it.
@@ -149,6 +167,8 @@ impl SessionStore for Store {
         match self {
             Self::Sqlite(s) => s.create(record).await,
             Self::Memory(s) => s.create(record).await,
+            Self::Redis(s) => s.create(record).await,
+            Self::Postgres(s) => s.create(record).await,
         }
     }
 
@@ -156,6 +176,8 @@ impl SessionStore for Store {
         match self {
             Self::Sqlite(s) => s.save(record).await,
             Self::Memory(s) => s.save(record).await,
+            Self::Redis(s) => s.save(record).await,
+            Self::Postgres(s) => s.save(record).await,
         }
     }
 
@@ -163,6 +185,8 @@ impl SessionStore for Store {
         match self {
             Self::Sqlite(s) => s.load(id).await,
             Self::Memory(s) => s.load(id).await,
+            Self::Redis(s) => s.load(id).await,
+            Self::Postgres(s) => s.load(id).await,
         }
     }
 
@@ -170,6 +194,8 @@ impl SessionStore for Store {
         match self {
             Self::Sqlite(s) => s.delete(id).await,
             Self::Memory(s) => s.delete(id).await,
+            Self::Redis(s) => s.delete(id).await,
+            Self::Postgres(s) => s.delete(id).await,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Fleetpane's real router on a test config, and a small cookie-keeping browser to drive it.
 //!
 //! The config has one provider named `rogue` (the [`super::rogue::RogueIssuer`]), an in-memory session
-//! store, and one cluster whose apiserver port has nothing listening (the fleet is not needed here).
+//! store unless [`Options::session_store`] names another, and one cluster whose apiserver port has nothing
+//! listening (the fleet is not needed here). [`TestApp::replica`] builds a second Fleetpane beside the first
+//! (same issuer, same shared store) for the multi-replica tests.
 //! If `AppState`'s constructor changes, this is the one place to adapt.
 //!
 //! Test apps run one at a time per test binary: Leptos' server-side rendering keeps process-wide state
@@ -40,6 +42,8 @@ pub struct Options {
     pub provider_lines: String,
     /// Extra TOML appended after the provider (sub-tables such as `[providers.groups]`).
     pub provider_tables: String,
+    /// The `[session]` lines naming the store, e.g. `store = "redis"` and `url = "..."`; empty: memory.
+    pub session_store: String,
 }
 
 /// Held by the one test app alive in this process (see the module docs).
@@ -51,8 +55,8 @@ pub struct TestApp {
     router: Router,
     /// Holds the client secret and whatever files a test adds.
     pub dir: tempfile::TempDir,
-    // Last: dropped after the router.
-    _turn: MutexGuard<'static, ()>,
+    // Last: dropped after the router. `None` for a replica, which lives within its first app's turn.
+    _turn: Option<MutexGuard<'static, ()>>,
 }
 
 impl TestApp {
@@ -75,17 +79,39 @@ impl TestApp {
     pub async fn with_dir(dir: tempfile::TempDir, issuer: &str, options: Options) -> Self {
         // A test that failed still hands the turn on.
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::fs::write(dir.path().join("client-secret"), format!("{CLIENT_SECRET}\n")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
-        let Options { cookie_secure, provider_lines, provider_tables } = options;
-        let toml = format!(
-            r#"
+        let router = build(dir.path(), issuer, options).await;
+        Self { router, dir, _turn: Some(turn) }
+    }
+
+    /// Another Fleetpane for `issuer` beside this one, within this app's turn: a second replica when both
+    /// name the same shared session store in `options`.
+    pub async fn replica(&self, issuer: &str, options: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let router = build(dir.path(), issuer, options).await;
+        Self { router, dir, _turn: None }
+    }
+
+    /// A browser with no cookies.
+    pub fn browser(&self) -> Browser {
+        Browser { router: self.router.clone(), cookies: HashMap::new() }
+    }
+}
+
+/// Fleetpane's router on the test config in `dir`.
+async fn build(dir: &std::path::Path, issuer: &str, options: Options) -> Router {
+    std::fs::write(dir.join("client-secret"), format!("{CLIENT_SECRET}\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+    let Options { cookie_secure, provider_lines, provider_tables, session_store } = options;
+    let session_store =
+        if session_store.is_empty() { "store = \"memory\"".to_owned() } else { session_store };
+    let toml = format!(
+        r#"
 [server]
 listen = "127.0.0.1:0"
 public_url = "{PUBLIC_URL}"
 
 [session]
-store = "memory"
+{session_store}
 cookie_secure = {cookie_secure}
 
 [[providers]]
@@ -105,21 +131,15 @@ ca_file = "{PKI}/ca.crt"
 client_cert_file = "{PKI}/client.crt"
 client_key_file = "{PKI}/client.key"
 "#
-        );
-        let config = Config::parse(&toml, dir.path()).unwrap_or_else(|e| panic!("test config: {e}\n{toml}"));
-        let site = dir.path().join("site");
-        std::fs::create_dir_all(&site).unwrap();
-        std::fs::write(site.join("favicon.ico"), b"icon").unwrap();
-        let options =
-            LeptosOptions::builder().output_name("fleetpane").site_root(site.display().to_string()).build();
-        let state = AppState::new(config, options).await.unwrap();
-        Self { router: router(state), dir, _turn: turn }
-    }
-
-    /// A browser with no cookies.
-    pub fn browser(&self) -> Browser {
-        Browser { router: self.router.clone(), cookies: HashMap::new() }
-    }
+    );
+    let config = Config::parse(&toml, dir).unwrap_or_else(|e| panic!("test config: {e}\n{toml}"));
+    let site = dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("favicon.ico"), b"icon").unwrap();
+    let options =
+        LeptosOptions::builder().output_name("fleetpane").site_root(site.display().to_string()).build();
+    let state = AppState::new(config, options).await.unwrap();
+    router(state)
 }
 
 /// A response, read completely.

@@ -3,8 +3,9 @@
 //! - [`rogue`]: an OpenID provider that signs whatever a test asks for (forged, expired, `alg: none`, ...).
 //! - [`google`]: a stand-in of Google's OAuth token endpoint and Admin SDK Directory API.
 //! - [`app`]: Fleetpane's router on a config pointing at those, and a tiny cookie-keeping browser.
+//! - [`stores`]: real Redis and Postgres servers for the shared session stores.
 //!
-//! Every server listens on 127.0.0.1:0 and stops when its handle is dropped.
+//! Every server listens on a free loopback port and stops when its handle is dropped.
 
 // Each test binary uses a different part of the support code.
 #![allow(dead_code)]
@@ -12,6 +13,7 @@
 pub mod app;
 pub mod google;
 pub mod rogue;
+pub mod stores;
 
 use std::net::SocketAddr;
 
