@@ -106,12 +106,12 @@ pub enum SessionStoreConfig {
     Memory,
     /// Redis, for several replicas.
     Redis {
-        /// `redis://host:port`.
+        /// `redis://[:password@]host[:port][/db]`, or `rediss://` for TLS.
         url: Secret<String>,
     },
     /// Postgres, for several replicas.
     Postgres {
-        /// `postgres://...`.
+        /// `postgres://user:password@host[:port]/db[?sslmode=disable|prefer|require]` (or `postgresql://`).
         url: Secret<String>,
     },
 }
@@ -142,6 +142,8 @@ pub struct ClusterConfig {
     pub credentials: Credentials,
     /// The Prometheus that holds this cluster's metrics, if any.
     pub prometheus: Option<PrometheusConfig>,
+    /// `[clusters.impersonation]`: which names Fleetpane impersonates there.
+    pub impersonation: crate::fleet::impersonate::Policy,
 }
 
 /// Fleetpane's identity in one cluster: exactly one kind.
@@ -421,7 +423,8 @@ impl Checker {
         let url = |c: &mut Self, kind: &str| -> Option<Secret<String>> {
             let url = c.required_str(s, "url")?;
             let tls_redis = kind == "redis" && url.starts_with("rediss://");
-            if !(url.starts_with(&format!("{kind}://")) || tls_redis) {
+            let long_postgres = kind == "postgres" && url.starts_with("postgresql://");
+            if !(url.starts_with(&format!("{kind}://")) || tls_redis || long_postgres) {
                 c.problem(s.field("url"), format!("must be a {kind}:// URL for store = {kind:?}"));
                 return None;
             }
@@ -599,7 +602,10 @@ impl Checker {
     }
 
     fn cluster(&mut self, s: &Section<'_>) -> Option<ClusterConfig> {
-        self.unknown_keys(s, &["name", "api_url", "ca_file", "cluster_domain", "credentials", "prometheus"]);
+        self.unknown_keys(
+            s,
+            &["name", "api_url", "ca_file", "cluster_domain", "credentials", "prometheus", "impersonation"],
+        );
         let name = self.name(s, NameRule::DnsLabel);
         let api_url = self.url(s, "api_url");
         let ca_file = self.file(s, "ca_file", FileKind::CaCertificates);
@@ -623,6 +629,11 @@ impl Checker {
                 self.url(&p, "url").map(|url| Some(PrometheusConfig { url }))
             }
         };
+        let impersonation = match self.optional_table(s, "impersonation") {
+            None if s.table.contains_key("impersonation") => return None,
+            None => Some(crate::fleet::impersonate::Policy::default()),
+            Some(i) => self.impersonation(&i),
+        };
         Some(ClusterConfig {
             name: name?,
             api_url: api_url?,
@@ -630,7 +641,57 @@ impl Checker {
             cluster_domain: cluster_domain?,
             credentials: credentials?,
             prometheus: prometheus?,
+            impersonation: impersonation?,
         })
+    }
+
+    fn impersonation(&mut self, s: &Section<'_>) -> Option<crate::fleet::impersonate::Policy> {
+        use crate::fleet::impersonate::{Policy, SYSTEM_PREFIX, SystemNames};
+        self.unknown_keys(s, &["system_names", "prefix", "allowed_groups"]);
+        let defaults = Policy::default();
+        let system_names = match self.optional_str(s, "system_names") {
+            None if s.table.contains_key("system_names") => None,
+            None => Some(defaults.system_names),
+            Some("drop") => Some(SystemNames::Drop),
+            Some("prefix") => Some(SystemNames::Prefix),
+            Some(other) => {
+                self.problem(
+                    s.field("system_names"),
+                    format!("{other:?} is not one of \"drop\", \"prefix\""),
+                );
+                None
+            }
+        };
+        let prefix = match self.optional_str(s, "prefix") {
+            None if s.table.contains_key("prefix") => None,
+            None => Some(defaults.prefix),
+            Some(p) if p.trim().is_empty() => {
+                self.problem(s.field("prefix"), "must not be empty");
+                None
+            }
+            Some(p) if p.starts_with(SYSTEM_PREFIX) => {
+                self.problem(s.field("prefix"), format!("{p:?} must not begin with {SYSTEM_PREFIX:?}"));
+                None
+            }
+            Some(p) => Some(p.to_owned()),
+        };
+        let allowed_groups = match s.table.get("allowed_groups") {
+            None => Some(None),
+            Some(_) => self.string_list(s, "allowed_groups").and_then(|groups| {
+                let mut ok = true;
+                for (i, g) in groups.iter().enumerate() {
+                    if g.starts_with(SYSTEM_PREFIX) {
+                        self.problem(
+                            format!("{}[{i}]", s.field("allowed_groups")),
+                            format!("{g:?} is a system: group, which Fleetpane never impersonates"),
+                        );
+                        ok = false;
+                    }
+                }
+                ok.then_some(Some(groups))
+            }),
+        };
+        Some(Policy { system_names: system_names?, prefix: prefix?, allowed_groups: allowed_groups? })
     }
 
     fn credentials(&mut self, s: &Section<'_>) -> Option<Credentials> {
@@ -1050,6 +1111,50 @@ token_file = "token"
     }
 
     #[test]
+    fn impersonation_defaults_and_values() {
+        use crate::fleet::impersonate::{Policy, SystemNames};
+        let dir = mk_dir();
+        let c = Config::parse(VALID, dir.path()).unwrap();
+        assert_eq!(c.clusters[0].impersonation, Policy::default());
+        let text = VALID.replace(
+            "[clusters.prometheus]",
+            "[clusters.impersonation]\nsystem_names = \"prefix\"\nprefix = \"sso:\"\n\
+             allowed_groups = [\"sre\", \"a,b\"]\n[clusters.prometheus]",
+        );
+        let c = Config::parse(&text, dir.path()).unwrap();
+        assert_eq!(
+            c.clusters[0].impersonation,
+            Policy {
+                system_names: SystemNames::Prefix,
+                prefix: "sso:".into(),
+                allowed_groups: Some(vec!["sre".into(), "a,b".into()])
+            }
+        );
+    }
+
+    #[test]
+    fn bad_impersonation_fields_are_each_named() {
+        let dir = mk_dir();
+        let text = VALID.replace(
+            "[clusters.prometheus]",
+            "[clusters.impersonation]\nsystem_names = \"keep\"\nprefix = \"system:x:\"\n\
+             allowed_groups = [\"sre\", \"system:masters\"]\nother = 1\n[clusters.prometheus]",
+        );
+        let lines = problems(&dir, &text);
+        assert_has(
+            &lines,
+            r#"clusters[0].impersonation.system_names: "keep" is not one of "drop", "prefix""#,
+        );
+        assert_has(&lines, r#"clusters[0].impersonation.prefix: "system:x:" must not begin with "system:""#);
+        assert_has(
+            &lines,
+            r#"clusters[0].impersonation.allowed_groups[1]: "system:masters" is a system: group"#,
+        );
+        assert_has(&lines, "clusters[0].impersonation.other: unknown field");
+        assert_eq!(lines.len(), 4, "{lines:?}");
+    }
+
+    #[test]
     fn url_without_host_is_rejected() {
         assert!(check_url("https://127.0.0.1:6443").is_ok());
         assert!(check_url("file:///etc/passwd").is_err());
@@ -1268,6 +1373,16 @@ token_file = "token"
         let c = Config::parse(&redis, dir.path()).unwrap();
         assert!(matches!(c.session.store, SessionStoreConfig::Redis { .. }));
         assert!(!format!("{c:?}").contains("6379"), "the store URL may hold a password");
+        for url in
+            ["postgres://fleetpane@db/fleetpane", "postgresql://fleetpane@db/fleetpane?sslmode=require"]
+        {
+            let postgres = VALID.replace(
+                "[[providers]]",
+                &format!("[session]\nstore = \"postgres\"\nurl = \"{url}\"\n[[providers]]"),
+            );
+            let c = Config::parse(&postgres, dir.path()).unwrap();
+            assert!(matches!(c.session.store, SessionStoreConfig::Postgres { .. }), "{url}");
+        }
     }
 
     #[test]

@@ -12,11 +12,13 @@
 //!                 every response            security headers with a CSP nonce; a panic becomes a 500 page
 //! ```
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod fleet;
 pub mod secret;
 pub mod state;
+pub mod watch;
 
 use std::{any::Any, net::SocketAddr};
 

@@ -10,12 +10,14 @@ use fleetpane_app::{
 use leptos::config::LeptosOptions;
 
 use crate::{
+    access::{self, Access},
     auth::{headers::HeaderPolicy, oidc, session},
     config::Config,
     fleet::{
         self, Fleet,
         probe::{PROBE_TIMEOUT, probe_all},
     },
+    watch::Caches,
 };
 
 /// Why the state could not be built.
@@ -41,6 +43,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// One shared client per cluster.
     pub fleet: Fleet,
+    /// One shared watch cache per (cluster, kind), for every user.
+    pub caches: Caches,
+    /// Access decisions, asked of each cluster.
+    pub access: Access,
     /// Sign-in: providers, the HTTP client towards them.
     pub auth: Arc<oidc::Auth>,
     /// The session store.
@@ -54,6 +60,8 @@ impl AppState {
     /// store (created when missing). Must run inside a Tokio runtime.
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, StateError> {
         let fleet = Fleet::from_config(&config.clusters)?;
+        let caches = Caches::start(&fleet);
+        let access = Access::start(&fleet, access::DECISION_TTL);
         let auth = oidc::Auth::new(&config)?;
         let sessions = session::Store::open(&config.session.store).await?;
         // `cargo leptos watch` serves its reload websocket next to the site.
@@ -64,6 +72,8 @@ impl AppState {
             leptos_options,
             config: Arc::new(config),
             fleet,
+            caches,
+            access,
             auth: Arc::new(auth),
             sessions,
             headers: Arc::new(headers),

@@ -76,6 +76,7 @@ pub struct Cluster {
     api_url: Url,
     prometheus_url: Option<Url>,
     client: kube::Client,
+    policy: impersonate::Policy,
 }
 
 impl Fleet {
@@ -107,6 +108,7 @@ impl Cluster {
             api_url: config.api_url.clone(),
             prometheus_url: config.prometheus.as_ref().map(|p| p.url.clone()),
             client,
+            policy: config.impersonation.clone(),
         })
     }
 
@@ -133,8 +135,16 @@ impl Cluster {
 
     /// A client acting as `who`, sharing this cluster's connection pool. The cluster decides what `who`
     /// may do: Fleetpane's identity needs the `impersonate` verb for that user and those groups.
+    ///
+    /// `who` goes through this cluster's [`impersonate::Policy`] first: no `system:` name is sent as such,
+    /// and only the groups the cluster lets Fleetpane impersonate.
     pub fn client_as(&self, who: &Impersonation) -> Result<kube::Client, impersonate::Error> {
-        who.client(&self.client)
+        self.sent_as(who)?.client(&self.client)
+    }
+
+    /// Who the cluster is told `who` is: `who` after this cluster's policy.
+    pub fn sent_as(&self, who: &Impersonation) -> Result<Impersonation, impersonate::Error> {
+        self.policy.apply(who)
     }
 }
 

@@ -224,6 +224,7 @@ mod tests {
             name: "silent".into(),
             api_url: url.parse().unwrap(),
             prometheus_url: None,
+            policy: Default::default(),
             client: kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap(),
         };
         let status = probe(&cluster, Duration::from_millis(300)).await;
@@ -248,6 +249,7 @@ mod tests {
             name: "dead".into(),
             api_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
             prometheus_url: None,
+            policy: Default::default(),
             client: kube::Client::try_from(config).unwrap(),
         };
         let fleet = Fleet { clusters: vec![cluster.clone(), Cluster { name: "dead-2".into(), ..cluster }] };

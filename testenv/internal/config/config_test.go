@@ -47,7 +47,7 @@ func TestFleetpaneTOMLUsesRelativePaths(t *testing.T) {
 		"[server]\nlisten = \"127.0.0.1:3000\"\npublic_url = \"http://127.0.0.1:3000\"\n",
 		"[session]\nstore = \"sqlite\"\nsqlite_path = \"fleetpane/sessions.db\"\ncookie_secure = false\n",
 		"[[providers]]\nname = \"local\"\ndisplay_name = \"Local IdP\"\nissuer = \"http://127.0.0.1:15556\"\nclient_id = \"fleetpane\"\nclient_secret_file = \"idp/client-secret\"\nscopes = [\"email\", \"profile\", \"groups\"]\n[providers.groups]\nclaim = \"groups\"\n",
-		"[[clusters]]\nname = \"prod-eu\"\napi_url = \"https://127.0.0.1:16443\"\nca_file = \"prod-eu/pki/ca.crt\"\ncluster_domain = \"cluster.local\"\n[clusters.credentials]\nclient_cert_file = \"prod-eu/pki/fleetpane.crt\"\nclient_key_file = \"prod-eu/pki/fleetpane.key\"\n[clusters.prometheus]\nurl = \"http://127.0.0.1:19090\"\n",
+		"[[clusters]]\nname = \"prod-eu\"\napi_url = \"https://127.0.0.1:16443\"\nca_file = \"prod-eu/pki/ca.crt\"\ncluster_domain = \"cluster.local\"\n[clusters.credentials]\nclient_cert_file = \"prod-eu/pki/fleetpane.crt\"\nclient_key_file = \"prod-eu/pki/fleetpane.key\"\n[clusters.prometheus]\nurl = \"http://127.0.0.1:19090\"\n[clusters.impersonation]\nsystem_names = \"drop\"\nallowed_groups = [\"sre\", \"team-a\", \"team-b\", \"viewers\"]\n",
 		"name = \"prod-us\"",
 	} {
 		if !strings.Contains(s, want) {

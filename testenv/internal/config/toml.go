@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"fleetpane/testenv/internal/rbac"
 )
 
 // RenderFleetpaneTOML renders Fleetpane's config for the fleet. File paths
@@ -61,6 +63,16 @@ func RenderFleetpaneTOML(f Fleet) ([]byte, error) {
 			b.WriteString("[clusters.prometheus]\n")
 			kv("url", c.PrometheusURL)
 		}
+		// Mirrors the resourceNames of fleetpane:impersonator, so Fleetpane
+		// sends only the groups the cluster lets it impersonate.
+		b.WriteString("[clusters.impersonation]\nsystem_names = \"drop\"\nallowed_groups = [")
+		for i, g := range rbac.ImpersonableGroups {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(tomlString(g))
+		}
+		b.WriteString("]\n")
 	}
 	return []byte(b.String()), nil
 }

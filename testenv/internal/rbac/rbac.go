@@ -6,6 +6,9 @@
 //     or any other system: group, which would make it an admin;
 //   - group sre views everything; team-a and team-b view their namespace;
 //     viewers read Services and EndpointSlices cluster-wide (no pods);
+//   - user fleetpane may also list and watch exactly the kinds its shared
+//     caches hold, plus the RBAC objects (to drop cached access decisions
+//     when they change): never Secrets or ConfigMaps;
 //   - carol (no groups) gets nothing.
 package rbac
 
@@ -21,11 +24,33 @@ var ImpersonableGroups = []string{"sre", "team-a", "team-b", "viewers"}
 // Names used by tests.
 const (
 	ImpersonatorRole = "fleetpane:impersonator"
+	CacheReaderRole  = "fleetpane:cache-reader"
 	ServicesReader   = "fleetpane-demo:services-reader"
 	FleetpaneUser    = "fleetpane"
 )
 
 var labels = map[string]string{"app.kubernetes.io/managed-by": "testenv"}
+
+// CachedKinds are what Fleetpane's shared caches list and watch, as its own
+// identity, per API group.
+var CachedKinds = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"services", "pods", "events", "namespaces"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies", "ingresses"}},
+	{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}},
+	{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}},
+	{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes"}},
+	{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings", "clusterroles", "clusterrolebindings"}},
+}
+
+func cacheReaderRules() []rbacv1.PolicyRule {
+	rules := make([]rbacv1.PolicyRule, 0, len(CachedKinds))
+	for _, r := range CachedKinds {
+		r.Verbs = []string{"list", "watch"}
+		rules = append(rules, r)
+	}
+	return rules
+}
 
 func meta(name, ns string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
@@ -54,6 +79,15 @@ func Objects() []runtime.Object {
 		&rbacv1.ClusterRoleBinding{
 			ObjectMeta: meta(ImpersonatorRole, ""),
 			RoleRef:    clusterRoleRef(ImpersonatorRole),
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: FleetpaneUser}},
+		},
+		&rbacv1.ClusterRole{
+			ObjectMeta: meta(CacheReaderRole, ""),
+			Rules:      cacheReaderRules(),
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: meta(CacheReaderRole, ""),
+			RoleRef:    clusterRoleRef(CacheReaderRole),
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: FleetpaneUser}},
 		},
 		&rbacv1.ClusterRoleBinding{

@@ -47,6 +47,7 @@ func TestBindings(t *testing.T) {
 		"fleetpane-demo:team-b-view": "Group/team-b -> ClusterRole/view in team-b",
 		"fleetpane-demo:viewers":     "Group/viewers -> ClusterRole/" + ServicesReader,
 		ImpersonatorRole:             "User/fleetpane -> ClusterRole/" + ImpersonatorRole,
+		CacheReaderRole:              "User/fleetpane -> ClusterRole/" + CacheReaderRole,
 	}
 	got := map[string]string{}
 	for _, o := range Objects() {
@@ -64,5 +65,57 @@ func TestBindings(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("bindings %v", got)
+	}
+}
+
+func TestFleetpaneReadsExactlyTheCachedKinds(t *testing.T) {
+	var role *rbacv1.ClusterRole
+	for _, o := range Objects() {
+		if r, ok := o.(*rbacv1.ClusterRole); ok && r.Name == CacheReaderRole {
+			role = r
+		}
+	}
+	if role == nil {
+		t.Fatal("no cache-reader role")
+	}
+	want := map[string]bool{
+		"/services": true, "/pods": true, "/events": true, "/namespaces": true,
+		"discovery.k8s.io/endpointslices":               true,
+		"networking.k8s.io/networkpolicies":             true,
+		"networking.k8s.io/ingresses":                   true,
+		"autoscaling/horizontalpodautoscalers":          true,
+		"policy/poddisruptionbudgets":                   true,
+		"gateway.networking.k8s.io/httproutes":          true,
+		"rbac.authorization.k8s.io/roles":               true,
+		"rbac.authorization.k8s.io/rolebindings":        true,
+		"rbac.authorization.k8s.io/clusterroles":        true,
+		"rbac.authorization.k8s.io/clusterrolebindings": true,
+	}
+	got := map[string]bool{}
+	for _, rule := range role.Rules {
+		if strings.Join(rule.Verbs, ",") != "list,watch" {
+			t.Errorf("verbs %v: only list and watch", rule.Verbs)
+		}
+		if len(rule.ResourceNames) != 0 || len(rule.NonResourceURLs) != 0 {
+			t.Errorf("unexpected rule %+v", rule)
+		}
+		for _, g := range rule.APIGroups {
+			for _, r := range rule.Resources {
+				if r == "*" || g == "*" || r == "secrets" || r == "configmaps" {
+					t.Errorf("must not grant %s/%s", g, r)
+				}
+				got[g+"/"+r] = true
+			}
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("missing %s", k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("unexpected %s", k)
+		}
 	}
 }
