@@ -23,7 +23,7 @@ use leptos_router::{
 
 use crate::{
     components::UserMenu,
-    pages::{HomePage, NotFound, WhoAmIPage},
+    pages::{HomePage, NotFound, StatusPage, WhoAmIPage},
 };
 
 /// The HTML document around the app, rendered on the server only. The head carries the session's CSRF
@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                 </a>
                 <nav aria-label="Main">
                     <A href="/">"Clusters"</A>
+                    <A href="/status">"Status"</A>
                     <A href="/whoami">"Who am I"</A>
                 </nav>
                 <UserMenu/>
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     // client without JavaScript sees the statuses too.
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("whoami") view=WhoAmIPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

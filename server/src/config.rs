@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The URL browsers use to reach Fleetpane (redirect URIs are built from it).
     pub public_url: Url,
+    /// A bearer token, read from `metrics_token_file`, that lets a scraper read `/metrics` without a session.
+    /// Unset: `/metrics` needs a signed-in session like every page.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 /// One `[[providers]]` entry: an OpenID Connect provider.
@@ -144,6 +147,19 @@ pub struct ClusterConfig {
     pub prometheus: Option<PrometheusConfig>,
     /// `[clusters.impersonation]`: which names Fleetpane impersonates there.
     pub impersonation: crate::fleet::impersonate::Policy,
+    /// `mode`: shared watch caches (`"cached"`, the default) or every read live through the impersonated
+    /// client (`"impersonation_only"`, for clusters that do not grant Fleetpane list and watch).
+    pub mode: ClusterMode,
+}
+
+/// How Fleetpane reads a cluster for a person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClusterMode {
+    /// From the shared watch caches, filtered by the cluster's access decisions.
+    #[default]
+    Cached,
+    /// No shared watches: every read is a LIST through the impersonated client. Slower, same answers.
+    ImpersonationOnly,
 }
 
 /// Fleetpane's identity in one cluster: exactly one kind.
@@ -399,7 +415,7 @@ impl Checker {
     }
 
     fn server(&mut self, s: &Section<'_>) -> Option<ServerConfig> {
-        self.unknown_keys(s, &["listen", "public_url"]);
+        self.unknown_keys(s, &["listen", "public_url", "metrics_token_file"]);
         let listen = self.required_str(s, "listen").and_then(|v| match v.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
             Err(_) => {
@@ -411,7 +427,15 @@ impl Checker {
             }
         });
         let public_url = self.url(s, "public_url");
-        Some(ServerConfig { listen: listen?, public_url: public_url? })
+        let metrics_token = match s.table.get("metrics_token_file") {
+            None => Some(None),
+            Some(_) => self.file(s, "metrics_token_file", FileKind::Secret).and_then(|path| {
+                // Already checked readable and non-empty by `file`.
+                let token = std::fs::read_to_string(path).ok()?;
+                Some(Some(Secret::new(token.trim().to_owned())))
+            }),
+        };
+        Some(ServerConfig { listen: listen?, public_url: public_url?, metrics_token: metrics_token? })
     }
 
     fn session(&mut self, s: &Section<'_>, server: Option<&ServerConfig>) -> Option<SessionConfig> {
@@ -604,8 +628,29 @@ impl Checker {
     fn cluster(&mut self, s: &Section<'_>) -> Option<ClusterConfig> {
         self.unknown_keys(
             s,
-            &["name", "api_url", "ca_file", "cluster_domain", "credentials", "prometheus", "impersonation"],
+            &[
+                "name",
+                "api_url",
+                "ca_file",
+                "cluster_domain",
+                "credentials",
+                "prometheus",
+                "impersonation",
+                "mode",
+            ],
         );
+        let mode = match self.optional_str(s, "mode") {
+            None if s.table.contains_key("mode") => None,
+            None | Some("cached") => Some(ClusterMode::Cached),
+            Some("impersonation_only") => Some(ClusterMode::ImpersonationOnly),
+            Some(other) => {
+                self.problem(
+                    s.field("mode"),
+                    format!("{other:?} is not one of \"cached\", \"impersonation_only\""),
+                );
+                None
+            }
+        };
         let name = self.name(s, NameRule::DnsLabel);
         let api_url = self.url(s, "api_url");
         let ca_file = self.file(s, "ca_file", FileKind::CaCertificates);
@@ -642,6 +687,7 @@ impl Checker {
             credentials: credentials?,
             prometheus: prometheus?,
             impersonation: impersonation?,
+            mode: mode?,
         })
     }
 
@@ -1108,6 +1154,46 @@ token_file = "token"
         assert_has(&lines, r#"clusters[0].prometheus.url: "http://:9090" is not a valid URL"#);
         assert_has(&lines, r#"providers[0].issuer: "not a url" is not a valid URL"#);
         assert_eq!(lines.len(), 3, "{lines:?}");
+    }
+
+    #[test]
+    fn metrics_token_is_optional_read_and_redacted() {
+        let dir = mk_dir();
+        assert!(Config::parse(VALID, dir.path()).unwrap().server.metrics_token.is_none());
+        let with = VALID.replace(
+            "public_url = \"http://127.0.0.1:3000\"\n",
+            "public_url = \"http://127.0.0.1:3000\"\nmetrics_token_file = \"token\"\n",
+        );
+        let c = Config::parse(&with, dir.path()).unwrap();
+        let token = c.server.metrics_token.as_ref().unwrap();
+        assert_eq!(token.expose(), "tok3n");
+        assert!(!format!("{c:?}").contains("tok3n"));
+        let missing = with.replace("metrics_token_file = \"token\"", "metrics_token_file = \"nope\"");
+        let lines = problems(&dir, &missing);
+        assert!(lines.iter().any(|l| l.starts_with("server.metrics_token_file: ")), "{lines:?}");
+    }
+
+    #[test]
+    fn cluster_mode_defaults_to_cached_and_is_validated() {
+        let dir = mk_dir();
+        let c = Config::parse(VALID, dir.path()).unwrap();
+        assert_eq!(c.clusters[0].mode, ClusterMode::Cached);
+        let only =
+            VALID.replace("name = \"prod-eu\"\n", "name = \"prod-eu\"\nmode = \"impersonation_only\"\n");
+        let c = Config::parse(&only, dir.path()).unwrap();
+        assert_eq!(
+            (c.clusters[0].mode, c.clusters[1].mode),
+            (ClusterMode::ImpersonationOnly, ClusterMode::Cached)
+        );
+        let cached = VALID.replace("name = \"prod-eu\"\n", "name = \"prod-eu\"\nmode = \"cached\"\n");
+        assert_eq!(Config::parse(&cached, dir.path()).unwrap().clusters[0].mode, ClusterMode::Cached);
+        let bad = VALID.replace("name = \"prod-eu\"\n", "name = \"prod-eu\"\nmode = \"live\"\n");
+        assert_has(
+            &problems(&dir, &bad),
+            r#"clusters[0].mode: "live" is not one of "cached", "impersonation_only""#,
+        );
+        let wrong_type = VALID.replace("name = \"prod-eu\"\n", "name = \"prod-eu\"\nmode = 1\n");
+        assert_eq!(problems(&dir, &wrong_type).len(), 1);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! main.rs ── Config::load ── AppState::new (Fleet: one kube::Client per cluster) ── serve(router(state))
 //!
 //! router(state):  /healthz                  plain "ok" for scripts
+//!                 /metrics                  Prometheus text (observability); a session or the metrics token
 //!                 /auth/*                   sign-in flow (auth::routes), public
 //!                 /api/*                    Leptos server functions (context: Backend, CurrentUser); 401
 //!                                           without a session, origin + CSRF checked on POST
@@ -15,9 +16,15 @@
 pub mod access;
 pub mod auth;
 pub mod config;
+/// The service doctor: pure rules turning a Service and its related objects into findings.
+pub mod diagnose;
 pub mod fleet;
+pub mod observability;
+pub mod read;
 pub mod secret;
 pub mod state;
+/// Pure mappings from cached rows to the app's wire types: the Services list and the Service page.
+pub mod views;
 pub mod watch;
 
 use std::{any::Any, net::SocketAddr};
@@ -76,6 +83,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route(observability::METRICS_PATH, get(metrics))
         .merge(auth::routes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
@@ -121,6 +129,15 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
 async fn healthz() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], "ok\n")
+}
+
+/// Fleetpane's own metrics; the session middleware has checked the session or the bearer token.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let snapshot = observability::snapshot(&state.fleet, &state.caches, &state.access);
+    (
+        [(header::CONTENT_TYPE, observability::CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")],
+        observability::render(&snapshot, jiff::Timestamp::now()),
+    )
 }
 
 /// A panic in a handler: a plain page and a log line, never the panic message or a trace.
@@ -448,6 +465,97 @@ client_key_file = "{PKI}/client.key"
         assert_eq!(me.email, "alice@example.com");
         assert_eq!(me.groups[0].name, "sre");
         assert_eq!(me.csrf_token, csrf);
+    }
+
+    fn metrics_request(cookie: Option<&str>, bearer: Option<&str>) -> Request<Body> {
+        let mut r = Request::get("/metrics");
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        if let Some(b) = bearer {
+            r = r.header(header::AUTHORIZATION, format!("Bearer {b}"));
+        }
+        r.body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn metrics_need_a_session_or_the_configured_token() {
+        let site = tempfile::tempdir().unwrap();
+        let mut state = mk_state(site.path()).await;
+        // No token configured: a bearer token means nothing.
+        let a = send(&state, metrics_request(None, Some("anything"))).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "a scraper gets a 401, not a sign-in redirect");
+
+        let mut config = (*state.config).clone();
+        config.server.metrics_token = Some(crate::secret::Secret::new("m3trics".to_owned()));
+        state.config = std::sync::Arc::new(config);
+        assert_eq!(send(&state, metrics_request(None, None)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(send(&state, metrics_request(None, Some("wrong"))).await.status, StatusCode::UNAUTHORIZED);
+
+        let a = send(&state, metrics_request(None, Some("m3trics"))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(a.headers[header::CONTENT_TYPE], observability::CONTENT_TYPE);
+        let samples = observability::tests::parse(&a.body);
+        assert!(samples.iter().any(|(s, _)| s == r#"fleetpane_cache_rows{cluster="dead",kind="Service"}"#));
+        assert!(samples.iter().any(|(s, _)| s == r#"fleetpane_apiserver_requests_total{cluster="dead"}"#));
+        assert!(samples.iter().any(|(s, _)| s == "fleetpane_access_decision_hit_ratio"));
+
+        let (cookie, _) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+        let a = send(&state, metrics_request(Some(&cookie), None)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        observability::tests::parse(&a.body);
+    }
+
+    #[tokio::test]
+    async fn fleet_health_server_function_reports_every_cached_kind() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) =
+            testing::sign_in(&state, testing::identity("bob@example.com", &["team-a"])).await;
+        let request = Request::post("/api/fleetpane_status")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::empty())
+            .unwrap();
+        let a = send(&state, request).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let health: fleetpane_app::model::FleetHealth = serde_json::from_str(&a.body).unwrap();
+        let dead = &health.clusters[0];
+        assert_eq!(dead.name, "dead");
+        assert!(!dead.impersonation_only);
+        let kinds: Vec<_> = dead.kinds.iter().map(|k| k.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "Service",
+                "EndpointSlice",
+                "Pod",
+                "Namespace",
+                "Event",
+                "NetworkPolicy",
+                "Ingress",
+                "HorizontalPodAutoscaler",
+                "PodDisruptionBudget",
+                "HTTPRoute"
+            ]
+        );
+        // Nothing listens at the cluster's port: no cache is live, and none has rows.
+        assert!(dead.kinds.iter().all(|k| k.state != fleetpane_app::model::CacheState::Live && k.rows == 0));
+        assert_eq!(health.decision_hit_ratio, None);
+    }
+
+    #[tokio::test]
+    async fn status_page_is_behind_sign_in_and_shows_each_cluster() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        assert_eq!(send(&state, get_as("/status", None)).await.status, StatusCode::SEE_OTHER);
+        let (cookie, _) = testing::sign_in(&state, testing::identity("bob@example.com", &["team-a"])).await;
+        let a = send(&state, get_as("/status", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.body.contains("data-cluster=\"dead\""), "{}", a.body);
+        assert!(a.body.contains("data-kind=\"HTTPRoute\""), "{}", a.body);
     }
 
     fn logout_request(cookie: &str, csrf: Option<&str>) -> Request<Body> {

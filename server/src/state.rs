@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use fleetpane_app::{
     api::ssr::{Backend, BoxFuture, SharedBackend},
-    model::FleetStatus,
+    model::{FleetHealth, FleetStatus},
 };
 use leptos::config::LeptosOptions;
 
@@ -17,6 +17,7 @@ use crate::{
         self, Fleet,
         probe::{PROBE_TIMEOUT, probe_all},
     },
+    observability,
     watch::Caches,
 };
 
@@ -82,7 +83,11 @@ impl AppState {
 
     /// The server-function backend, handed to Leptos as context.
     pub fn backend(&self) -> SharedBackend {
-        Arc::new(self.fleet.clone())
+        Arc::new(ServerBackend {
+            fleet: self.fleet.clone(),
+            caches: self.caches.clone(),
+            access: self.access.clone(),
+        })
     }
 }
 
@@ -92,8 +97,19 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-impl Backend for Fleet {
+/// What the server functions reach: the fleet, its caches, the access decisions.
+struct ServerBackend {
+    fleet: Fleet,
+    caches: Caches,
+    access: Access,
+}
+
+impl Backend for ServerBackend {
     fn fleet_status(&self) -> BoxFuture<'_, FleetStatus> {
-        Box::pin(probe_all(self, PROBE_TIMEOUT))
+        Box::pin(probe_all(&self.fleet, PROBE_TIMEOUT))
+    }
+
+    fn fleet_health(&self) -> FleetHealth {
+        observability::to_wire(&observability::snapshot(&self.fleet, &self.caches, &self.access))
     }
 }

@@ -11,8 +11,15 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{FleetStatus, WhoAmI},
+    model::{FleetHealth, FleetStatus, WhoAmI},
 };
+
+/// Fleetpane's own health: every cluster's cache states and sizes, requests sent, decision-cache hits.
+#[server(endpoint = "fleetpane_status", client = crate::api::client::CsrfClient)]
+pub async fn fleetpane_status() -> Result<FleetHealth, AppError> {
+    let _user = ssr::current_user()?;
+    Ok(ssr::backend()?.fleet_health())
+}
 
 /// Probes every configured cluster's apiserver and returns the results in configuration order.
 #[server(endpoint = "probe_clusters", client = crate::api::client::CsrfClient)]
@@ -38,7 +45,7 @@ pub mod ssr {
 
     use crate::{
         error::AppError,
-        model::{FleetStatus, WhoAmI},
+        model::{FleetHealth, FleetStatus, WhoAmI},
     };
 
     /// A boxed, sendable future, so [`Backend`] stays object-safe.
@@ -48,6 +55,9 @@ pub mod ssr {
     pub trait Backend: Send + Sync + 'static {
         /// Probes every cluster concurrently; never fails as a whole, a dead cluster is a result.
         fn fleet_status(&self) -> BoxFuture<'_, FleetStatus>;
+
+        /// Fleetpane's own health, read from memory (no cluster is contacted).
+        fn fleet_health(&self) -> FleetHealth;
     }
 
     /// The backend as it is stored in the Leptos context.

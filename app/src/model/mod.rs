@@ -3,6 +3,8 @@
 //! These are plain data, serializable on both sides, and free of any Kubernetes or HTTP client type, so the
 //! browser build stays small and the server's internals can change without touching the view.
 
+pub mod services;
+
 use serde::{Deserialize, Serialize};
 
 /// The result of asking one cluster's apiserver whether it answers.
@@ -195,4 +197,63 @@ impl GroupOrigin {
             Self::Directory => "directory",
         }
     }
+}
+
+/// Fleetpane's own health, for the status page: every cluster's caches and requests.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetHealth {
+    /// One entry per cluster, in configuration order.
+    pub clusters: Vec<ClusterHealth>,
+    /// Share of access decisions answered from the cache since start; `None` before the first.
+    pub decision_hit_ratio: Option<f64>,
+    /// Access reviews sent since start.
+    pub reviews_sent: u64,
+}
+
+/// One cluster's caches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterHealth {
+    /// The cluster's name.
+    pub name: String,
+    /// `true`: no shared caches, every read goes live through the impersonated client.
+    pub impersonation_only: bool,
+    /// HTTP requests sent to its apiserver since start.
+    pub requests: u64,
+    /// One entry per cached kind (none in impersonation-only mode).
+    pub kinds: Vec<KindHealth>,
+}
+
+/// One (cluster, kind) cache.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindHealth {
+    /// The kind, e.g. `Service`.
+    pub kind: String,
+    /// How current it is.
+    pub state: CacheState,
+    /// Rows held.
+    pub rows: u64,
+}
+
+/// How current a cache is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CacheState {
+    /// The first list has not completed.
+    Syncing,
+    /// Listed and watching.
+    Live,
+    /// Rows may be out of date since `since` (RFC 3339); the watch retries.
+    Stale {
+        /// Since when.
+        since: String,
+        /// The latest error, one line.
+        error: String,
+    },
+    /// The apiserver has not answered since `since` (RFC 3339).
+    Unreachable {
+        /// Since when.
+        since: String,
+        /// The latest error, one line.
+        error: String,
+    },
 }

@@ -2,8 +2,10 @@
 
 mod home;
 mod not_found;
+mod status;
 mod whoami;
 
 pub use home::HomePage;
 pub use not_found::NotFound;
+pub use status::StatusPage;
 pub use whoami::WhoAmIPage;

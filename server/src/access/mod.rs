@@ -81,6 +81,20 @@ pub const SERVICES: Resource = Resource { group: "", resource: "services" };
 pub const PODS: Resource = Resource { group: "", resource: "pods" };
 /// EndpointSlices.
 pub const ENDPOINT_SLICES: Resource = Resource { group: "discovery.k8s.io", resource: "endpointslices" };
+/// Namespaces (cluster-scoped: only the cluster-wide question is meaningful).
+pub const NAMESPACES: Resource = Resource { group: "", resource: "namespaces" };
+/// Events (core/v1).
+pub const EVENTS: Resource = Resource { group: "", resource: "events" };
+/// NetworkPolicies.
+pub const NETWORK_POLICIES: Resource = Resource { group: "networking.k8s.io", resource: "networkpolicies" };
+/// Ingresses.
+pub const INGRESSES: Resource = Resource { group: "networking.k8s.io", resource: "ingresses" };
+/// HorizontalPodAutoscalers.
+pub const HPAS: Resource = Resource { group: "autoscaling", resource: "horizontalpodautoscalers" };
+/// PodDisruptionBudgets.
+pub const PDBS: Resource = Resource { group: "policy", resource: "poddisruptionbudgets" };
+/// Gateway API HTTPRoutes.
+pub const HTTP_ROUTES: Resource = Resource { group: "gateway.networking.k8s.io", resource: "httproutes" };
 
 /// Where someone may do something.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -271,14 +285,41 @@ async fn invalidate_on_rbac_change(client: kube::Client, cluster: String, decisi
         changes::<ClusterRoleBinding>(&client),
     ];
     let mut changes = select_all(streams);
-    while let Some(change) = changes.next().await {
-        match change {
-            Ok(true) => {
-                decisions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).invalidate(&cluster);
+    let invalidate =
+        || decisions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).invalidate(&cluster);
+    // The apiserver's authorizer learns of an RBAC change through its own informers, a little after our
+    // watch does: a review answered in between would cache the old answer. So drop the decisions again a
+    // moment after the last change, while the authorizer catches up.
+    let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
+    loop {
+        let next_follow_up = follow_ups.first().copied();
+        tokio::select! {
+            change = changes.next() => match change {
+                Some(Ok(true)) => {
+                    invalidate();
+                    let now = tokio::time::Instant::now();
+                    follow_ups = AUTHORIZER_LAG.iter().map(|lag| now + *lag).collect();
+                }
+                Some(Ok(false)) => {}
+                Some(Err(error)) => tracing::warn!(cluster, %error, "RBAC watch failed"),
+                None => return,
+            },
+            () = sleep_until_some(next_follow_up) => {
+                invalidate();
+                follow_ups.remove(0);
             }
-            Ok(false) => {}
-            Err(error) => tracing::warn!(cluster, %error, "RBAC watch failed"),
         }
+    }
+}
+
+/// When the decisions are dropped again after an RBAC change (see [`invalidate_on_rbac_change`]).
+const AUTHORIZER_LAG: [Duration; 2] = [Duration::from_millis(750), Duration::from_millis(2500)];
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

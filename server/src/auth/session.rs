@@ -252,7 +252,8 @@ pub fn is_public(path: &str) -> bool {
 }
 
 /// The access rule: every non-public path needs a valid session. Pages without one go to sign-in (303,
-/// coming back afterwards); `/api/*` answers 401. State-changing `/api/*` requests also pass the origin and
+/// coming back afterwards); `/api/*` and `/metrics` answer 401. `/metrics` also accepts the configured
+/// bearer token (`[server] metrics_token_file`) instead of a session. State-changing `/api/*` requests also pass the origin and
 /// CSRF checks.
 pub async fn require_session(
     State(state): State<AppState>,
@@ -264,7 +265,15 @@ pub async fn require_session(
     if is_public(&path) {
         return next.run(req).await;
     }
-    let api = path.starts_with("/api/");
+    let metrics = path == crate::observability::METRICS_PATH;
+    if metrics && let Some(token) = &state.config.server.metrics_token {
+        let sent = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if crate::observability::bearer_matches(sent, token.expose()) {
+            return next.run(req).await;
+        }
+    }
+    // Scrapers and server functions get a 401, not a sign-in redirect.
+    let api = path.starts_with("/api/") || metrics;
     let Some((identity, csrf_token)) = current_user(&state, &session).await else {
         if api {
             return (StatusCode::UNAUTHORIZED, [(header::CACHE_CONTROL, "no-store")], "sign in first\n")

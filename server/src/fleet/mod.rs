@@ -13,13 +13,19 @@
 pub mod impersonate;
 pub mod probe;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use rustls_pki_types::{CertificateDer, pem::PemObject};
 use url::Url;
 
 pub use self::impersonate::Impersonation;
-use crate::config::{ClusterConfig, Credentials};
+use crate::config::{ClusterConfig, ClusterMode, Credentials};
 
 /// Connect timeout of the shared clients: a dead cluster fails fast for every caller, not only the probe.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,6 +83,8 @@ pub struct Cluster {
     prometheus_url: Option<Url>,
     client: kube::Client,
     policy: impersonate::Policy,
+    mode: ClusterMode,
+    requests: Arc<AtomicU64>,
 }
 
 impl Fleet {
@@ -101,14 +109,27 @@ impl Fleet {
 
 impl Cluster {
     fn from_config(config: &ClusterConfig) -> Result<Self> {
-        let client = kube::Client::try_from(kube_config(config)?)
-            .map_err(|source| Error::Client { cluster: config.name.clone(), source })?;
+        // Every request to this apiserver goes through this one client (impersonated clients send through it
+        // too), so counting here counts them all: watches, access reviews, live reads, probes.
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&requests);
+        let client = kube::client::ClientBuilder::try_from(kube_config(config)?)
+            .map_err(|source| Error::Client { cluster: config.name.clone(), source })?
+            .with_layer(&tower::util::MapRequestLayer::new(
+                move |request: http::Request<kube::client::Body>| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    request
+                },
+            ))
+            .build();
         Ok(Self {
             name: config.name.clone(),
             api_url: config.api_url.clone(),
             prometheus_url: config.prometheus.as_ref().map(|p| p.url.clone()),
             client,
             policy: config.impersonation.clone(),
+            mode: config.mode,
+            requests,
         })
     }
 
@@ -120,6 +141,16 @@ impl Cluster {
     /// The apiserver URL.
     pub fn api_url(&self) -> &Url {
         &self.api_url
+    }
+
+    /// Whether reads come from the shared caches or live through the impersonated client.
+    pub fn mode(&self) -> ClusterMode {
+        self.mode
+    }
+
+    /// HTTP requests sent to this apiserver so far, by everyone (a watch counts once per (re)start).
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// The cluster's Prometheus, if configured.

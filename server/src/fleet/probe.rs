@@ -225,6 +225,8 @@ mod tests {
             api_url: url.parse().unwrap(),
             prometheus_url: None,
             policy: Default::default(),
+            mode: Default::default(),
+            requests: Default::default(),
             client: kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap(),
         };
         let status = probe(&cluster, Duration::from_millis(300)).await;
@@ -250,6 +252,8 @@ mod tests {
             api_url: format!("http://127.0.0.1:{port}").parse().unwrap(),
             prometheus_url: None,
             policy: Default::default(),
+            mode: Default::default(),
+            requests: Default::default(),
             client: kube::Client::try_from(config).unwrap(),
         };
         let fleet = Fleet { clusters: vec![cluster.clone(), Cluster { name: "dead-2".into(), ..cluster }] };

@@ -5,11 +5,22 @@
 //!                                                      Cache<EndpointSliceRow>  as Fleetpane's identity
 //!                                                      Cache<PodRow>
 //!                                                      Cache<NamespaceRow>
+//!                                                      Cache<EventRow>          (the last hour only)
+//!                                                      Cache<NetworkPolicyRow>
+//!                                                      Cache<IngressRow>
+//!                                                      Cache<HpaRow>            (autoscaling/v2)
+//!                                                      Cache<PdbRow>            (policy/v1)
+//!                                                      Cache<HttpRouteRow>      (when the CRD exists)
 //! ```
 //!
 //! Each cache is a [`store::Store`] of trimmed [`rows`] behind a lock, fed by a `kube_runtime::watcher` with
-//! the default backoff and a paged initial list. Nothing here decides who may see what: readers filter with
-//! [`crate::access`].
+//! the default backoff and a paged initial list. The typed object is dropped right after conversion, so
+//! managedFields and everything else not in the row never stay in memory. Nothing here decides who may see
+//! what: readers filter with [`crate::access`].
+//!
+//! HTTPRoutes are watched as `DynamicObject`s at the version the cluster serves, found through API discovery;
+//! while the Gateway API CRD is absent that cache is live and empty, and discovery is repeated every
+//! [`CRD_RECHECK`].
 
 pub mod rows;
 pub mod store;
@@ -20,20 +31,33 @@ use std::{
     time::Duration,
 };
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use kube::{
     Api,
+    api::{ApiResource, DynamicObject},
     runtime::{WatchStreamExt, watcher},
 };
 
 use self::{
-    rows::{EndpointSliceRow, NamespaceRow, PodRow, Row, ServiceRow},
+    rows::{
+        EndpointSliceRow, EventRow, GATEWAY_GROUP, HpaRow, HttpRoute, HttpRouteRow, IngressRow, NamespaceRow,
+        NetworkPolicyRow, PdbRow, PodRow, Row, ServiceRow,
+    },
     store::{Store, SyncState},
 };
-use crate::fleet::{Cluster, Fleet, probe::classify};
+use crate::{
+    config::ClusterMode,
+    fleet::{Cluster, Fleet, probe::classify},
+};
 
 /// Objects per page of the initial list: bounded memory per response on large clusters.
 const PAGE_SIZE: u32 = 500;
+
+/// How often rows that expire (Events) are swept out when no event arrives.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// How often a cluster without the Gateway API is asked again whether it has it now.
+pub const CRD_RECHECK: Duration = Duration::from_secs(300);
 
 /// One (cluster, kind) cache. Cheap to clone; every clone reads the same rows.
 pub struct Cache<R> {
@@ -62,14 +86,36 @@ impl<R: Row> Cache<R> {
         self.read().state().clone()
     }
 
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store<R>> {
+        self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Watches `api` until the returned future is dropped, feeding the rows.
     async fn run(self, api: Api<R::Object>, cluster: String) {
         let config = watcher::Config::default().page_size(PAGE_SIZE);
-        let mut events = watcher(api, config).default_backoff().boxed();
-        while let Some(event) = events.next().await {
-            let mut store = self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.feed(watcher(api, config).default_backoff(), &cluster, |_| false).await;
+    }
+
+    /// Feeds the rows from `events` until it ends or an error for which `stop` says so (returned).
+    async fn feed(
+        &self,
+        events: impl Stream<Item = Result<watcher::Event<R::Object>, watcher::Error>> + Send,
+        cluster: &str,
+        stop: impl Fn(&watcher::Error) -> bool,
+    ) -> Option<watcher::Error> {
+        let mut events = std::pin::pin!(events);
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let event = tokio::select! {
+                event = events.next() => event?,
+                _ = sweep.tick(), if R::EXPIRES => {
+                    self.write().expire(jiff::Timestamp::now());
+                    continue;
+                }
+            };
             match event {
-                Ok(event) => store.apply(&event),
+                Ok(event) => self.write().apply(&event),
                 Err(error) => {
                     let (unreachable, detail) = describe(&error);
                     tracing::warn!(
@@ -78,7 +124,10 @@ impl<R: Row> Cache<R> {
                         error = detail,
                         "watch failed"
                     );
-                    store.failed(detail, unreachable, jiff::Timestamp::now());
+                    self.write().failed(detail, unreachable, jiff::Timestamp::now());
+                    if stop(&error) {
+                        return Some(error);
+                    }
                 }
             }
         }
@@ -110,6 +159,18 @@ pub struct ClusterCaches {
     pub pods: Cache<PodRow>,
     /// Namespaces.
     pub namespaces: Cache<NamespaceRow>,
+    /// Events of the last hour ([`rows::EVENT_MAX_AGE`]).
+    pub events: Cache<EventRow>,
+    /// NetworkPolicies.
+    pub network_policies: Cache<NetworkPolicyRow>,
+    /// Ingresses.
+    pub ingresses: Cache<IngressRow>,
+    /// HorizontalPodAutoscalers.
+    pub hpas: Cache<HpaRow>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Cache<PdbRow>,
+    /// Gateway API HTTPRoutes: live and empty while the cluster has no such CRD.
+    pub http_routes: Cache<HttpRouteRow>,
 }
 
 impl ClusterCaches {
@@ -120,6 +181,28 @@ impl ClusterCaches {
             ("EndpointSlice", self.endpoint_slices.state()),
             ("Pod", self.pods.state()),
             ("Namespace", self.namespaces.state()),
+            ("Event", self.events.state()),
+            ("NetworkPolicy", self.network_policies.state()),
+            ("Ingress", self.ingresses.state()),
+            ("HorizontalPodAutoscaler", self.hpas.state()),
+            ("PodDisruptionBudget", self.pdbs.state()),
+            ("HTTPRoute", self.http_routes.state()),
+        ]
+    }
+
+    /// Every kind's row count, by kind name, in the order of [`ClusterCaches::states`].
+    pub fn sizes(&self) -> Vec<(&'static str, usize)> {
+        vec![
+            ("Service", self.services.read().len()),
+            ("EndpointSlice", self.endpoint_slices.read().len()),
+            ("Pod", self.pods.read().len()),
+            ("Namespace", self.namespaces.read().len()),
+            ("Event", self.events.read().len()),
+            ("NetworkPolicy", self.network_policies.read().len()),
+            ("Ingress", self.ingresses.read().len()),
+            ("HorizontalPodAutoscaler", self.hpas.read().len()),
+            ("PodDisruptionBudget", self.pdbs.read().len()),
+            ("HTTPRoute", self.http_routes.read().len()),
         ]
     }
 
@@ -148,22 +231,37 @@ impl Drop for Tasks {
 }
 
 impl Caches {
-    /// Starts one watch per (cluster, kind), as Fleetpane's identity. Must run inside a Tokio runtime;
-    /// returns at once (the caches fill in the background, see [`Caches::wait_until_live`]).
+    /// Starts one watch per (cluster, kind), as Fleetpane's identity, for every cluster in
+    /// [`ClusterMode::Cached`] (an `impersonation_only` cluster gets none, and no entry). Must run inside a
+    /// Tokio runtime; returns at once (the caches fill in the background, see [`Caches::wait_until_live`]).
     pub fn start(fleet: &Fleet) -> Self {
         let mut clusters = BTreeMap::new();
         let mut tasks = Vec::new();
-        for cluster in fleet.clusters() {
+        for cluster in fleet.clusters().iter().filter(|c| c.mode() == ClusterMode::Cached) {
             let caches = ClusterCaches {
                 services: Cache::new(),
                 endpoint_slices: Cache::new(),
                 pods: Cache::new(),
                 namespaces: Cache::new(),
+                events: Cache::new(),
+                network_policies: Cache::new(),
+                ingresses: Cache::new(),
+                hpas: Cache::new(),
+                pdbs: Cache::new(),
+                http_routes: Cache::new(),
             };
             tasks.push(spawn(&caches.services, cluster));
             tasks.push(spawn(&caches.endpoint_slices, cluster));
             tasks.push(spawn(&caches.pods, cluster));
             tasks.push(spawn(&caches.namespaces, cluster));
+            tasks.push(spawn(&caches.events, cluster));
+            tasks.push(spawn(&caches.network_policies, cluster));
+            tasks.push(spawn(&caches.ingresses, cluster));
+            tasks.push(spawn(&caches.hpas, cluster));
+            tasks.push(spawn(&caches.pdbs, cluster));
+            let routes = caches.http_routes.clone();
+            let (client, name) = (cluster.client().clone(), cluster.name().to_owned());
+            tasks.push(tokio::spawn(run_http_routes(routes, client, name)).abort_handle());
             clusters.insert(cluster.name().to_owned(), caches);
         }
         Self { clusters: Arc::new(clusters), _tasks: Arc::new(Tasks(tasks)) }
@@ -197,4 +295,90 @@ impl Caches {
 fn spawn<R: Row>(cache: &Cache<R>, cluster: &Cluster) -> tokio::task::AbortHandle {
     let api = Api::<R::Object>::all(cluster.client().clone());
     tokio::spawn(cache.clone().run(api, cluster.name().to_owned())).abort_handle()
+}
+
+/// Watches HTTPRoutes at the version the cluster serves; while it serves none, keeps the cache live and empty
+/// and asks again every [`CRD_RECHECK`]. A watch answered 404 (the CRD was removed) goes back to discovery.
+async fn run_http_routes(cache: Cache<HttpRouteRow>, client: kube::Client, cluster: String) {
+    let mut retry = Duration::from_secs(1);
+    loop {
+        match discover_http_routes(&client).await {
+            Ok(Some(resource)) => {
+                retry = Duration::from_secs(1);
+                let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+                let config = watcher::Config::default().page_size(PAGE_SIZE);
+                let events = watcher(api, config).default_backoff().map(|event| {
+                    event.map(|e| match e {
+                        watcher::Event::Init => watcher::Event::Init,
+                        watcher::Event::InitDone => watcher::Event::InitDone,
+                        watcher::Event::InitApply(o) => watcher::Event::InitApply(parse_route(o)),
+                        watcher::Event::Apply(o) => watcher::Event::Apply(parse_route(o)),
+                        watcher::Event::Delete(o) => watcher::Event::Delete(parse_route(o)),
+                    })
+                });
+                let gone = |e: &watcher::Error| matches!(api_status(e), Some(404));
+                cache.feed(events, &cluster, gone).await;
+            }
+            Ok(None) => {
+                cache.write().absent();
+                tokio::time::sleep(CRD_RECHECK).await;
+            }
+            Err(error) => {
+                let (unreachable, detail) = match &error {
+                    kube::Error::Api(s) => (false, format!("{} {}", s.code, s.message)),
+                    other => (true, classify(other).1),
+                };
+                tracing::warn!(cluster, error = detail, "API discovery for HTTPRoutes failed");
+                cache.write().failed(detail, unreachable, jiff::Timestamp::now());
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+/// The HTTP status of an apiserver's answer inside a watcher error.
+fn api_status(error: &watcher::Error) -> Option<u16> {
+    match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+        watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// An HTTPRoute from the dynamic object; one that does not parse keeps its name (so deletes still match) and
+/// is logged.
+fn parse_route(object: DynamicObject) -> HttpRoute {
+    let metadata = object.metadata.clone();
+    object.try_parse::<HttpRoute>().unwrap_or_else(|error| {
+        tracing::warn!(name = metadata.name.as_deref(), %error, "HTTPRoute does not parse; shown empty");
+        HttpRoute { metadata, ..Default::default() }
+    })
+}
+
+/// The HTTPRoute resource at the first version of the Gateway API group (preferred first) that serves it, or
+/// `None` when the cluster has no such CRD.
+async fn discover_http_routes(client: &kube::Client) -> kube::Result<Option<ApiResource>> {
+    let groups = client.list_api_groups().await?;
+    let Some(group) = groups.groups.into_iter().find(|g| g.name == GATEWAY_GROUP) else { return Ok(None) };
+    let mut versions = group.versions;
+    if let Some(preferred) = group.preferred_version {
+        versions.retain(|v| v.version != preferred.version);
+        versions.insert(0, preferred);
+    }
+    for version in versions {
+        let resources = client.list_api_group_resources(&version.group_version).await?;
+        if let Some(r) = resources.resources.iter().find(|r| r.name == "httproutes") {
+            return Ok(Some(ApiResource {
+                group: GATEWAY_GROUP.to_owned(),
+                version: version.version.clone(),
+                api_version: version.group_version.clone(),
+                kind: r.kind.clone(),
+                plural: r.name.clone(),
+            }));
+        }
+    }
+    Ok(None)
 }

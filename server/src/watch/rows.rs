@@ -3,14 +3,30 @@
 //! A typed Pod costs about 28 KiB of heap, a [`PodRow`] well under 1 KiB. managedFields, annotations, status
 //! history and the rest never reach the caches: the typed object is dropped right after conversion.
 
+mod event;
+mod gateway;
+mod network;
+mod scaling;
+
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use k8s_openapi::{
     api::{
         core::v1::{Container, Namespace, Pod, Probe, Service, ServicePort},
         discovery::v1::{Endpoint, EndpointPort, EndpointSlice},
     },
-    apimachinery::pkg::{apis::meta::v1::ObjectMeta, util::intstr::IntOrString},
+    apimachinery::pkg::{
+        apis::meta::v1::{LabelSelector, ObjectMeta},
+        util::intstr::IntOrString,
+    },
+};
+
+pub use self::{
+    event::{EVENT_MAX_AGE, EventRow},
+    gateway::{GATEWAY_GROUP, HttpRoute, HttpRouteRow, HttpRouteRuleRow},
+    network::{BackendRow, IngressRouteRow, IngressRow, NetworkPolicyRow, PolicyRuleRow},
+    scaling::{ConditionRow, HpaMetricRow, HpaRow, PdbRow},
 };
 
 /// The label naming an EndpointSlice's Service.
@@ -34,6 +50,32 @@ pub trait Row: Clone + Send + Sync + 'static {
 
     /// Name.
     fn name(&self) -> &str;
+
+    /// Whether [`Row::retained`] depends on time, so the caches sweep old rows out periodically.
+    const EXPIRES: bool = false;
+
+    /// Whether the row is still worth keeping at `now`; the caches drop rows that are not. Every row is,
+    /// except old Events.
+    fn retained(&self, _now: Timestamp) -> bool {
+        true
+    }
+}
+
+/// A label selector in one line, kubectl style: `app=web,tier in (a,b),!canary`. Empty: selects everything.
+pub fn selector_text(selector: &LabelSelector) -> String {
+    let mut parts: Vec<String> =
+        selector.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    for e in selector.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            "DoesNotExist" => format!("!{}", e.key),
+            other => format!("{} {other} ({values})", e.key),
+        });
+    }
+    parts.join(",")
 }
 
 fn ns_name(meta: &ObjectMeta) -> (String, String) {
@@ -439,7 +481,7 @@ impl Row for NamespaceRow {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use k8s_openapi::{
         api::{
             core::v1::{
@@ -454,7 +496,7 @@ mod tests {
 
     use super::*;
 
-    fn mk_meta(ns: &str, name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
+    pub(crate) fn mk_meta(ns: &str, name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
         ObjectMeta {
             namespace: Some(ns.into()),
             name: Some(name.into()),
@@ -659,6 +701,27 @@ mod tests {
         let row = PodRow::from(&Pod { metadata: mk_meta("ns", "p", &[]), ..Default::default() });
         assert!(!row.ready);
         assert_eq!((row.restarts, row.phase, row.owner), (0, None, None));
+    }
+
+    #[test]
+    fn selector_text_reads_like_kubectl() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+        let req = |key: &str, operator: &str, values: &[&str]| LabelSelectorRequirement {
+            key: key.into(),
+            operator: operator.into(),
+            values: (!values.is_empty()).then(|| values.iter().map(|v| (*v).into()).collect()),
+        };
+        let selector = LabelSelector {
+            match_labels: Some([("app".to_owned(), "web".to_owned())].into()),
+            match_expressions: Some(vec![
+                req("tier", "In", &["a", "b"]),
+                req("env", "NotIn", &["dev"]),
+                req("canary", "DoesNotExist", &[]),
+                req("team", "Exists", &[]),
+            ]),
+        };
+        assert_eq!(selector_text(&selector), "app=web,tier in (a,b),env notin (dev),!canary,team");
+        assert_eq!(selector_text(&LabelSelector::default()), "");
     }
 
     #[test]

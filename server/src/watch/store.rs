@@ -56,13 +56,21 @@ fn key_of<R: Row>(row: &R) -> Key {
 }
 
 impl<R: Row> Store<R> {
-    /// Applies one watcher event.
+    /// Applies one watcher event, now.
     pub fn apply(&mut self, event: &Event<R::Object>) {
+        self.apply_at(event, Timestamp::now());
+    }
+
+    /// Applies one watcher event arriving at `now`: a row that is not [`Row::retained`] at `now` (an old
+    /// Event) is dropped instead of stored.
+    pub fn apply_at(&mut self, event: &Event<R::Object>, now: Timestamp) {
         match event {
             Event::Init => self.relist = Some(BTreeMap::new()),
             Event::InitApply(object) => {
                 let row = R::from_object(object);
-                self.relist.get_or_insert_default().insert(key_of(&row), Arc::new(row));
+                if row.retained(now) {
+                    self.relist.get_or_insert_default().insert(key_of(&row), Arc::new(row));
+                }
             }
             Event::InitDone => {
                 if let Some(rows) = self.relist.take() {
@@ -72,7 +80,11 @@ impl<R: Row> Store<R> {
             }
             Event::Apply(object) => {
                 let row = R::from_object(object);
-                self.rows.insert(key_of(&row), Arc::new(row));
+                if row.retained(now) {
+                    self.rows.insert(key_of(&row), Arc::new(row));
+                } else {
+                    self.rows.remove(&key_of(&row));
+                }
                 self.recovered();
             }
             Event::Delete(object) => {
@@ -88,6 +100,20 @@ impl<R: Row> Store<R> {
         if self.relist.is_none() && !matches!(self.state, SyncState::Syncing) {
             self.state = SyncState::Live;
         }
+    }
+
+    /// Drops the rows no longer [`Row::retained`] at `now`; returns how many.
+    pub fn expire(&mut self, now: Timestamp) -> usize {
+        let before = self.rows.len();
+        self.rows.retain(|_, row| row.retained(now));
+        before - self.rows.len()
+    }
+
+    /// Marks the cache live with no rows: the kind does not exist in the cluster (an absent CRD).
+    pub fn absent(&mut self) {
+        self.rows.clear();
+        self.relist = None;
+        self.state = SyncState::Live;
     }
 
     /// Records a failed request. `unreachable` is true when the apiserver did not answer at all.
@@ -209,6 +235,47 @@ mod tests {
         store.apply(&Event::InitDone);
         assert_eq!(names(&store), ["a/kept"]);
         assert_eq!(store.state(), &SyncState::Live);
+    }
+
+    fn mk_event(name: &str, last: i64) -> k8s_openapi::api::core::v1::Event {
+        k8s_openapi::api::core::v1::Event {
+            metadata: ObjectMeta {
+                namespace: Some("a".into()),
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            last_timestamp: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(last))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_recent_events_are_kept() {
+        use crate::watch::rows::EventRow;
+        let mut store = Store::<EventRow>::default();
+        let now = 10_000;
+        store.apply_at(&Event::Init, t(now));
+        store.apply_at(&Event::InitApply(mk_event("old", now - 4_000)), t(now));
+        store.apply_at(&Event::InitApply(mk_event("recent", now - 100)), t(now));
+        store.apply_at(&Event::InitDone, t(now));
+        let names: Vec<_> = store.rows().map(|r| r.name.clone()).collect();
+        assert_eq!(names, ["recent"]);
+        store.apply_at(&Event::Apply(mk_event("new", now)), t(now));
+        assert_eq!(store.len(), 2);
+        // An update that is already old (replayed) removes the row rather than keeping a stale copy.
+        store.apply_at(&Event::Apply(mk_event("new", now - 5_000)), t(now));
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.expire(t(now + 3_600)), 1);
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn an_absent_kind_is_live_and_empty() {
+        let mut store = Store::<ServiceRow>::default();
+        store.failed("connection refused".into(), true, t(1));
+        store.absent();
+        assert_eq!(store.state(), &SyncState::Live);
+        assert!(store.is_empty());
     }
 
     #[test]

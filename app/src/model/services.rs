@@ -1,0 +1,570 @@
+//! Wire types of the fleet Services list and the Service page.
+//!
+//! The server builds them from its caches (`server/src/views/`); the browser only renders them. Everything is
+//! already decided here: health, verdict text, drift, DNS names, resolved target ports, kubectl commands.
+
+use serde::{Deserialize, Serialize};
+
+/// How well a Service serves, worst first: the derived order is the list's default sort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// No ready endpoint: traffic to it fails.
+    NotServing,
+    /// Some endpoints are not ready.
+    Degraded,
+    /// A LoadBalancer without an ingress point yet.
+    Pending,
+    /// Not enough data to say (e.g. endpoints forbidden or not synced).
+    Unknown,
+    /// Every endpoint is ready.
+    Serving,
+    /// An ExternalName: DNS only, nothing to be ready.
+    External,
+}
+
+impl Health {
+    /// Every value, worst first.
+    pub const ALL: [Health; 6] =
+        [Self::NotServing, Self::Degraded, Self::Pending, Self::Unknown, Self::Serving, Self::External];
+
+    /// The name used in URLs and in `health:` searches.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotServing => "failing",
+            Self::Degraded => "degraded",
+            Self::Pending => "pending",
+            Self::Unknown => "unknown",
+            Self::Serving => "serving",
+            Self::External => "external",
+        }
+    }
+
+    /// Parses [`Health::as_str`] and a few synonyms (`not-serving`, `ok`, `healthy`), case-insensitively.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.to_ascii_lowercase();
+        Some(match s.as_str() {
+            "failing" | "not-serving" | "notserving" | "down" => Self::NotServing,
+            "degraded" | "warning" => Self::Degraded,
+            "pending" => Self::Pending,
+            "unknown" => Self::Unknown,
+            "serving" | "ok" | "healthy" => Self::Serving,
+            "external" | "externalname" => Self::External,
+            _ => return None,
+        })
+    }
+
+    /// The badge's text, paired with its color so the meaning survives without color.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotServing => "Not serving",
+            Self::Degraded => "Degraded",
+            Self::Pending => "Pending",
+            Self::Unknown => "Unknown",
+            Self::Serving => "Serving",
+            Self::External => "External",
+        }
+    }
+}
+
+/// The answer a page opens with: a health and one line saying why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The health.
+    pub health: Health,
+    /// One line, e.g. "Serving: 6/6 endpoints ready in 2 zones", "Not serving: selector matches no pods".
+    pub text: String,
+}
+
+/// A column of the Services list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortColumn {
+    /// Health, worst first (then namespace, name).
+    #[default]
+    Health,
+    /// Name.
+    Name,
+    /// Namespace.
+    Namespace,
+    /// The first cluster's name.
+    Cluster,
+    /// Type.
+    Type,
+    /// The first port number.
+    Ports,
+    /// Ready endpoints.
+    Ready,
+    /// All endpoints.
+    Endpoints,
+}
+
+impl SortColumn {
+    /// The name used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Health => "health",
+            Self::Name => "name",
+            Self::Namespace => "namespace",
+            Self::Cluster => "cluster",
+            Self::Type => "type",
+            Self::Ports => "ports",
+            Self::Ready => "ready",
+            Self::Endpoints => "endpoints",
+        }
+    }
+
+    /// Parses [`SortColumn::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Health,
+            Self::Name,
+            Self::Namespace,
+            Self::Cluster,
+            Self::Type,
+            Self::Ports,
+            Self::Ready,
+            Self::Endpoints,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// What the list page asks for; lives in the URL (`?q=&sort=&desc=&offset=&limit=`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceListRequest {
+    /// The search text (grammar: `server/src/views/list.rs`).
+    #[serde(default)]
+    pub q: String,
+    /// The sort column.
+    #[serde(default)]
+    pub sort: SortColumn,
+    /// Descending.
+    #[serde(default)]
+    pub desc: bool,
+    /// First row, 0-based.
+    #[serde(default)]
+    pub offset: usize,
+    /// Rows per page; the server caps it at [`ServiceListRequest::MAX_LIMIT`].
+    #[serde(default = "ServiceListRequest::default_limit")]
+    pub limit: usize,
+}
+
+impl ServiceListRequest {
+    /// Rows per page unless asked otherwise.
+    pub const DEFAULT_LIMIT: usize = 50;
+    /// The most rows one page carries.
+    pub const MAX_LIMIT: usize = 500;
+
+    fn default_limit() -> usize {
+        Self::DEFAULT_LIMIT
+    }
+}
+
+impl Default for ServiceListRequest {
+    fn default() -> Self {
+        Self {
+            q: String::new(),
+            sort: SortColumn::Health,
+            desc: false,
+            offset: 0,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// One namespace/name in one cluster, inside a list row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterCopy {
+    /// The cluster.
+    pub cluster: String,
+    /// Type in that cluster.
+    pub type_: String,
+    /// Ports in that cluster, e.g. `http 80→8080`.
+    pub ports: String,
+    /// Ready endpoints.
+    pub ready: u32,
+    /// All endpoints.
+    pub total: u32,
+    /// Its health.
+    pub health: Health,
+}
+
+/// A field that differs between the copies of a Service across clusters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftField {
+    /// `spec.type`.
+    Type,
+    /// `spec.ports`.
+    Ports,
+    /// `spec.selector`.
+    Selector,
+}
+
+/// One row of the fleet Services list: one namespace/name, with every cluster that has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceListRow {
+    /// The worst health among the copies.
+    pub health: Health,
+    /// The verdict of the worst copy, prefixed with its cluster when there are several.
+    pub verdict: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// One entry per cluster, sorted by cluster name.
+    pub clusters: Vec<ClusterCopy>,
+    /// The copies differ ("≠" in the cluster column, a link to the drift view).
+    pub differs: bool,
+    /// What differs.
+    pub drift: Vec<DriftField>,
+    /// Type of the first copy.
+    pub type_: String,
+    /// Ports of the first copy.
+    pub ports: String,
+    /// Ready endpoints over all copies.
+    pub ready: u32,
+    /// All endpoints over all copies.
+    pub total: u32,
+}
+
+/// One page of the fleet Services list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceListPage {
+    /// The rows of this page.
+    pub rows: Vec<ServiceListRow>,
+    /// Rows matching the search, over all pages.
+    pub total: usize,
+    /// Rows visible to the person before the search.
+    pub fleet_total: usize,
+    /// The first row's index.
+    pub offset: usize,
+    /// The (capped) page size used.
+    pub limit: usize,
+}
+
+impl ServiceListPage {
+    /// "showing 50 of 12,340".
+    pub fn showing(&self) -> String {
+        format!("showing {} of {}", thousands(self.rows.len()), thousands(self.total))
+    }
+
+    /// Whether a next page exists.
+    pub fn has_next(&self) -> bool {
+        self.offset + self.rows.len() < self.total
+    }
+}
+
+/// `12340` → `12,340`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The Service page's data for one Service in one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDetail {
+    /// Cluster.
+    pub cluster: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The verdict at the top.
+    pub verdict: Verdict,
+    /// The spec and LoadBalancer status.
+    pub spec: ServiceSpecView,
+    /// DNS names, each copyable.
+    pub dns: Vec<DnsName>,
+    /// Endpoints per zone.
+    pub zones: Vec<ZoneSummary>,
+    /// The EndpointSlices.
+    pub slices: Vec<SliceSummary>,
+    /// Every endpoint of every slice.
+    pub endpoints: Vec<EndpointView>,
+    /// The pods the selector picks in the Service's namespace.
+    pub pods: Vec<BackingPod>,
+    /// Commands that show the same data.
+    pub kubectl: Vec<KubectlCommand>,
+    /// `false`: the person may not read the EndpointSlices; the page says so where they would be.
+    pub endpoints_readable: bool,
+    /// `false`: the person may not list pods in the namespace; the page says so where they would be.
+    pub pods_readable: bool,
+}
+
+/// The Service's spec as shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpecView {
+    /// `ClusterIP`, `NodePort`, `LoadBalancer` or `ExternalName`.
+    pub type_: String,
+    /// `clusterIP: None`.
+    pub headless: bool,
+    /// Cluster IPs (empty for headless).
+    pub cluster_ips: Vec<String>,
+    /// `IPv4` / `IPv6`, derived from the cluster IPs.
+    pub ip_families: Vec<String>,
+    /// Ports with their resolved target ports.
+    pub ports: Vec<ServicePortView>,
+    /// The selector, sorted by key.
+    pub selector: Vec<(String, String)>,
+    /// The selector as `kubectl -l` takes it; empty if none.
+    pub selector_text: String,
+    /// Labels, sorted by key.
+    pub labels: Vec<(String, String)>,
+    /// `externalTrafficPolicy`.
+    pub external_traffic_policy: Option<String>,
+    /// `internalTrafficPolicy`.
+    pub internal_traffic_policy: Option<String>,
+    /// `sessionAffinity`.
+    pub session_affinity: Option<String>,
+    /// LoadBalancer ingress IPs or hostnames.
+    pub load_balancer_ingress: Vec<String>,
+    /// A LoadBalancer without ingress yet.
+    pub load_balancer_pending: bool,
+    /// `externalName`.
+    pub external_name: Option<String>,
+}
+
+/// One Service port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePortView {
+    /// Name.
+    pub name: Option<String>,
+    /// Port.
+    pub port: i32,
+    /// targetPort as written (a number or a container port name); defaults to the port.
+    pub target_port: String,
+    /// nodePort.
+    pub node_port: Option<i32>,
+    /// Protocol, default `TCP`.
+    pub protocol: String,
+    /// appProtocol.
+    pub app_protocol: Option<String>,
+    /// What the targetPort means on the backing pods.
+    pub resolution: TargetPortResolution,
+}
+
+/// What a Service's targetPort resolves to on the backing pods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TargetPortResolution {
+    /// Every backing pod has it: this container port.
+    Resolved {
+        /// The container port.
+        port: i32,
+        /// The container declaring it, if one does (a numeric targetPort needs no declaration).
+        container: Option<String>,
+    },
+    /// A named targetPort that maps to different numbers on different pods.
+    Mixed {
+        /// The distinct numbers, ascending.
+        ports: Vec<i32>,
+    },
+    /// A named targetPort some backing pods do not declare: traffic to them fails.
+    Unresolved {
+        /// Pods without the name.
+        pods_without: u32,
+        /// Backing pods.
+        pods: u32,
+    },
+    /// No backing pod to check against; `from_endpoints` is what the EndpointSlices say, if anything.
+    NotChecked {
+        /// The port number the EndpointSlices carry for this port's name.
+        from_endpoints: Option<i32>,
+    },
+}
+
+impl TargetPortResolution {
+    /// Whether this needs attention (shown flagged).
+    pub fn is_problem(&self) -> bool {
+        matches!(self, Self::Mixed { .. } | Self::Unresolved { .. })
+    }
+}
+
+/// The kind of a DNS name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsKind {
+    /// Resolves inside the Service's namespace.
+    Short,
+    /// `name.namespace`.
+    Namespaced,
+    /// The fully qualified name.
+    Fqdn,
+    /// An SRV record of a named port.
+    Srv,
+    /// A per-pod record of a headless Service.
+    Pod,
+    /// The CNAME target of an ExternalName.
+    Cname,
+}
+
+/// One DNS name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsName {
+    /// What kind.
+    pub kind: DnsKind,
+    /// The name.
+    pub name: String,
+    /// What it points at: the pod IP of a per-pod record, the CNAME target, the port of an SRV record.
+    pub target: Option<String>,
+}
+
+/// Endpoints of one zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneSummary {
+    /// The zone, or `(none)`.
+    pub zone: String,
+    /// Ready.
+    pub ready: u32,
+    /// Serving (ready or not).
+    pub serving: u32,
+    /// Terminating.
+    pub terminating: u32,
+    /// All.
+    pub total: u32,
+}
+
+/// One EndpointSlice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliceSummary {
+    /// Name.
+    pub name: String,
+    /// `IPv4`, `IPv6` or `FQDN`.
+    pub address_type: String,
+    /// Endpoints in it.
+    pub endpoints: u32,
+    /// Ports, `name:port/proto`.
+    pub ports: Vec<String>,
+}
+
+/// One endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointView {
+    /// The slice it is in.
+    pub slice: String,
+    /// Addresses.
+    pub addresses: Vec<String>,
+    /// Ready (unset counts as ready).
+    pub ready: bool,
+    /// Serving (unset: as ready).
+    pub serving: bool,
+    /// Terminating.
+    pub terminating: bool,
+    /// Node.
+    pub node: Option<String>,
+    /// Zone.
+    pub zone: Option<String>,
+    /// The target pod's name, when the target is a pod.
+    pub pod: Option<String>,
+    /// Topology hints: zones.
+    pub hint_zones: Vec<String>,
+    /// Topology hints: nodes.
+    pub hint_nodes: Vec<String>,
+}
+
+/// A pod the Service's selector picks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackingPod {
+    /// Name.
+    pub name: String,
+    /// Phase.
+    pub phase: Option<String>,
+    /// Ready condition.
+    pub ready: bool,
+    /// Restarts over all containers.
+    pub restarts: i32,
+    /// Node.
+    pub node: Option<String>,
+    /// Zone, from the pod's endpoint.
+    pub zone: Option<String>,
+    /// Pod IP.
+    pub pod_ip: Option<String>,
+    /// Controlling owner, `Kind/name`.
+    pub owner: Option<String>,
+    /// Start time, RFC 3339 (the page shows the age).
+    pub start_time: Option<String>,
+    /// Containers.
+    pub containers: Vec<ContainerView>,
+}
+
+/// A container of a backing pod.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerView {
+    /// Name.
+    pub name: String,
+    /// Declared ports, `name:port/proto`.
+    pub ports: Vec<String>,
+    /// Readiness probe.
+    pub readiness: Option<ProbeView>,
+    /// Liveness probe.
+    pub liveness: Option<ProbeView>,
+    /// Startup probe.
+    pub startup: Option<ProbeView>,
+}
+
+/// A probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeView {
+    /// `http GET :8080/healthz`, `tcp :5432`, `grpc :9090`, `exec`.
+    pub action: String,
+    /// Period in seconds.
+    pub period_seconds: i32,
+    /// Failures before it counts as failed.
+    pub failure_threshold: i32,
+}
+
+/// A command that shows the same data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubectlCommand {
+    /// What it shows.
+    pub label: String,
+    /// The command line.
+    pub command: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(12_340), "12,340");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn health_orders_worst_first_and_round_trips() {
+        assert!(Health::NotServing < Health::Degraded && Health::Degraded < Health::Serving);
+        for h in Health::ALL {
+            assert_eq!(Health::parse(h.as_str()), Some(h));
+        }
+        assert_eq!(Health::parse("OK"), Some(Health::Serving));
+        assert_eq!(Health::parse("nope"), None);
+        for c in ["health", "name", "ready"] {
+            assert_eq!(SortColumn::parse(c).map(SortColumn::as_str), Some(c));
+        }
+    }
+
+    #[test]
+    fn page_counts_and_request_defaults() {
+        let page = ServiceListPage { total: 12_340, offset: 0, limit: 50, ..Default::default() };
+        assert_eq!(page.showing(), "showing 0 of 12,340");
+        assert!(page.has_next());
+        let req: ServiceListRequest = serde_json::from_str("{}").unwrap();
+        assert_eq!(req, ServiceListRequest::default());
+        let json = serde_json::to_string(&TargetPortResolution::NotChecked { from_endpoints: None }).unwrap();
+        assert!(json.contains("\"state\":\"not_checked\""), "{json}");
+    }
+}

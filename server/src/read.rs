@@ -1,0 +1,248 @@
+//! Reads for a person: from the shared caches, or live through the impersonated client.
+//!
+//! ```text
+//! list::<R>(who, cluster) ──► cluster mode "cached" and caches present ──► Access::scope ──► filter(cache)
+//!                         └─► "impersonation_only"                    ──► cluster-wide review allowed?
+//!                                                                          yes: one LIST as `who`
+//!                                                                          no:  Access::scope over the
+//!                                                                               namespaces, one LIST as `who`
+//!                                                                               per allowed namespace
+//! ```
+//!
+//! Both paths return the same rows, in the same order (namespace, then name), and decide access the same way:
+//! the cluster's answers to impersonated access reviews.
+
+use std::sync::Arc;
+
+use k8s_openapi::{NamespaceResourceScope, api::core::v1::Namespace};
+use kube::{Api, api::ListParams};
+
+use crate::{
+    access::{self, Access, Resource},
+    config::ClusterMode,
+    fleet::{Cluster, Fleet, Impersonation, impersonate},
+    watch::{
+        Cache, Caches, ClusterCaches,
+        rows::{
+            EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NetworkPolicyRow, PdbRow, PodRow,
+            Row, ServiceRow,
+        },
+    },
+};
+
+/// Objects per page of a live LIST.
+const PAGE_SIZE: u32 = 500;
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No cluster has this name.
+    #[error("unknown cluster {0:?}")]
+    UnknownCluster(String),
+    /// The access decision could not be made.
+    #[error(transparent)]
+    Access(#[from] access::Error),
+    /// The person cannot be impersonated in this cluster.
+    #[error("cannot act as this person in cluster {cluster}")]
+    Impersonation {
+        /// The cluster's name.
+        cluster: String,
+        /// Why.
+        #[source]
+        source: impersonate::Error,
+    },
+    /// A live LIST failed.
+    #[error("cluster {cluster}: list failed")]
+    List {
+        /// The cluster's name.
+        cluster: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A namespaced kind that can be read for a person: its RBAC name and its cache.
+pub trait Kind: Row<Object: kube::Resource<Scope = NamespaceResourceScope>> {
+    /// The resource as RBAC names it.
+    const RESOURCE: Resource;
+
+    /// Its cache among a cluster's caches.
+    fn cache(caches: &ClusterCaches) -> &Cache<Self>;
+}
+
+macro_rules! kind {
+    ($row:ty, $resource:expr, $field:ident) => {
+        impl Kind for $row {
+            const RESOURCE: Resource = $resource;
+            fn cache(caches: &ClusterCaches) -> &Cache<Self> {
+                &caches.$field
+            }
+        }
+    };
+}
+
+kind!(ServiceRow, access::SERVICES, services);
+kind!(EndpointSliceRow, access::ENDPOINT_SLICES, endpoint_slices);
+kind!(PodRow, access::PODS, pods);
+kind!(EventRow, access::EVENTS, events);
+kind!(NetworkPolicyRow, access::NETWORK_POLICIES, network_policies);
+kind!(IngressRow, access::INGRESSES, ingresses);
+kind!(HpaRow, access::HPAS, hpas);
+kind!(PdbRow, access::PDBS, pdbs);
+kind!(HttpRouteRow, access::HTTP_ROUTES, http_routes);
+
+/// Where a cluster's reads come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The shared caches, filtered.
+    Cache,
+    /// Live LISTs through the impersonated client.
+    Live,
+}
+
+/// Where reads of a cluster in `mode` come from, given whether caches run for it. Pure.
+pub fn select(mode: ClusterMode, has_caches: bool) -> Source {
+    match (mode, has_caches) {
+        (ClusterMode::Cached, true) => Source::Cache,
+        // A cached cluster without caches only happens when they were not started (tools, tests): live is
+        // still correct.
+        (ClusterMode::Cached, false) | (ClusterMode::ImpersonationOnly, _) => Source::Live,
+    }
+}
+
+/// The rows of kind `R` in `cluster` that `who` may list, by namespace then name.
+pub async fn list<R: Kind>(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    cluster: &str,
+) -> Result<Vec<Arc<R>>> {
+    let c = fleet.get(cluster).ok_or_else(|| Error::UnknownCluster(cluster.to_owned()))?;
+    let cached = caches.cluster(cluster);
+    match (select(c.mode(), cached.is_some()), cached) {
+        (Source::Cache, Some(cached)) => {
+            let namespaces = access::namespace_names(&cached.namespaces.read());
+            let scope = access.scope(who, cluster, "list", R::RESOURCE, namespaces).await?;
+            Ok(access::filter(&R::cache(cached).read(), &scope))
+        }
+        _ => live::<R>(c, access, who).await,
+    }
+}
+
+/// Live: one LIST as `who` when the cluster allows it cluster-wide, else one per allowed namespace.
+async fn live<R: Kind>(cluster: &Cluster, access: &Access, who: &Impersonation) -> Result<Vec<Arc<R>>> {
+    let name = cluster.name();
+    let client =
+        cluster.client_as(who).map_err(|source| Error::Impersonation { cluster: name.to_owned(), source })?;
+    let list_error = |source| Error::List { cluster: name.to_owned(), source };
+    let mut objects = Vec::new();
+    if access.allowed(who, name, "list", R::RESOURCE, None).await? {
+        objects = list_pages(&Api::<R::Object>::all(client)).await.map_err(list_error)?;
+    } else {
+        let namespaces = namespace_names(cluster, &client).await.map_err(list_error)?;
+        let scope = access.scope(who, name, "list", R::RESOURCE, namespaces).await?;
+        if let access::Scope::Namespaces(allowed) = scope {
+            for ns in allowed {
+                let api = Api::<R::Object>::namespaced(client.clone(), &ns);
+                objects.extend(list_pages(&api).await.map_err(list_error)?);
+            }
+        }
+    }
+    let now = jiff::Timestamp::now();
+    let mut rows: Vec<R> = objects.iter().map(R::from_object).filter(|r| r.retained(now)).collect();
+    rows.sort_by(|a, b| (a.namespace(), a.name()).cmp(&(b.namespace(), b.name())));
+    Ok(rows.into_iter().map(Arc::new).collect())
+}
+
+/// The cluster's namespaces: listed as Fleetpane (a read, not a watch) or, where Fleetpane may not, as the
+/// person.
+async fn namespace_names(cluster: &Cluster, as_who: &kube::Client) -> kube::Result<Vec<String>> {
+    let names = |list: Vec<Namespace>| list.into_iter().filter_map(|n| n.metadata.name).collect();
+    match list_pages(&Api::<Namespace>::all(cluster.client().clone())).await {
+        Ok(list) => Ok(names(list)),
+        Err(kube::Error::Api(s)) if s.code == 403 => Ok(names(list_pages(&Api::all(as_who.clone())).await?)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every object, page by page. A kind the cluster does not serve (404: an absent CRD, such as the Gateway
+/// API's) has no objects.
+async fn list_pages<K>(api: &Api<K>) -> kube::Result<Vec<K>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match list_all_pages(api).await {
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+async fn list_all_pages<K>(api: &Api<K>) -> kube::Result<Vec<K>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut out = Vec::new();
+    let mut params = ListParams::default().limit(PAGE_SIZE);
+    loop {
+        let page = api.list(&params).await?;
+        out.extend(page.items);
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{ClusterConfig, Credentials};
+
+    #[test]
+    fn reads_come_from_the_caches_only_in_cached_mode_with_caches() {
+        assert_eq!(select(ClusterMode::Cached, true), Source::Cache);
+        assert_eq!(select(ClusterMode::Cached, false), Source::Live);
+        assert_eq!(select(ClusterMode::ImpersonationOnly, false), Source::Live);
+        assert_eq!(select(ClusterMode::ImpersonationOnly, true), Source::Live);
+    }
+
+    fn mk_cluster(name: &str, mode: ClusterMode) -> ClusterConfig {
+        let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pki");
+        ClusterConfig {
+            name: name.into(),
+            // A closed port: the watches fail, which is fine here.
+            api_url: "https://127.0.0.1:9".parse().unwrap(),
+            ca_file: pki.join("ca.crt"),
+            cluster_domain: "cluster.local".into(),
+            credentials: Credentials::ClientCert {
+                cert_file: pki.join("client.crt"),
+                key_file: pki.join("client.key"),
+            },
+            prometheus: None,
+            impersonation: Default::default(),
+            mode,
+        }
+    }
+
+    #[tokio::test]
+    async fn impersonation_only_clusters_get_no_shared_watches() {
+        let fleet = Fleet::from_config(&[
+            mk_cluster("cached", ClusterMode::Cached),
+            mk_cluster("strict", ClusterMode::ImpersonationOnly),
+        ])
+        .unwrap();
+        let caches = Caches::start(&fleet);
+        assert!(caches.cluster("cached").is_some());
+        assert!(caches.cluster("strict").is_none());
+        assert_eq!(fleet.get("strict").unwrap().mode(), ClusterMode::ImpersonationOnly);
+        let names: Vec<_> = caches.clusters().map(|(name, _)| name).collect();
+        assert_eq!(names, ["cached"]);
+    }
+}
