@@ -246,8 +246,7 @@ pub fn render(s: &Snapshot, now: Timestamp) -> String {
 /// token's content.
 pub fn bearer_matches(authorization: Option<&str>, token: &str) -> bool {
     let Some(sent) = authorization.and_then(|v| v.strip_prefix("Bearer ")) else { return false };
-    let (a, b) = (sent.trim().as_bytes(), token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    crate::secret::constant_time_eq(sent.trim().as_bytes(), token.as_bytes())
 }
 
 #[cfg(test)]

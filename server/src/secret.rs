@@ -44,6 +44,12 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
     }
 }
 
+/// Whether `sent` equals `expected`, in time that does not depend on where they differ (tokens compared
+/// against what a client sent).
+pub fn constant_time_eq(sent: &[u8], expected: &[u8]) -> bool {
+    sent.len() == expected.len() && sent.iter().zip(expected).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::Secret;

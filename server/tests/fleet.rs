@@ -15,18 +15,13 @@
 // Test helpers outside #[test] fns: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{collections::BTreeSet, time::Duration};
 
 use fleetpane_app::model::Probe;
 use fleetpane_server::{
-    Config,
-    access::{self, Access, Resource, by_namespace, filter, namespace_names},
-    config::{ClusterConfig, ClusterMode, Credentials},
-    fleet::{self, Cluster, Fleet, Impersonation, impersonate, probe::probe_all},
+    access::{self, Access, Resource, by_namespace, namespace_names},
+    config::ClusterMode,
+    fleet::{Cluster, Fleet, Impersonation, impersonate, probe::probe_all},
     read,
     watch::{
         Cache, Caches,
@@ -42,84 +37,13 @@ use k8s_openapi::{
     },
 };
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
-use serde::Deserialize;
+
+#[path = "support/fleetenv.rs"]
+mod fleetenv;
+
+use fleetenv::{admin_client, config, facts, fleet, listed, served};
 
 const NEEDS_FLEET: &str = "needs the local fleet: run via ./dev test";
-
-#[derive(Debug, Deserialize)]
-struct FleetFacts {
-    clusters: Vec<ClusterFacts>,
-    idp: IdpFacts,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClusterFacts {
-    name: String,
-    api_url: String,
-    ca_file: PathBuf,
-    admin: CertPair,
-    prometheus_url: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CertPair {
-    client_cert_file: PathBuf,
-    client_key_file: PathBuf,
-}
-
-#[derive(Debug, Deserialize)]
-struct IdpFacts {
-    issuer: String,
-}
-
-/// The testenv state dir.
-fn testenv_dir() -> PathBuf {
-    std::env::var_os("FLEETPANE_TESTENV_DIR")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.testenv"), PathBuf::from)
-}
-
-/// fleet.json, or a panic that says how to get it.
-fn facts() -> FleetFacts {
-    let path = testenv_dir().join("fleet.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}\nThe local fleet is not up. Start it with `.testenv/bin/testenv up` (or run ./dev test), \
-             or point FLEETPANE_TESTENV_DIR at its state dir.",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: not the expected fleet.json: {e}", path.display()))
-}
-
-/// Fleetpane's own config for the fleet, through Fleetpane's loader.
-fn config() -> Config {
-    let path = testenv_dir().join("fleetpane.toml");
-    Config::load(&path).unwrap_or_else(|e| panic!("{}:\n{}", path.display(), e.lines().join("\n")))
-}
-
-/// Fleetpane's clients (Fleetpane's identity), through Fleetpane's fleet code.
-fn fleet() -> Fleet {
-    Fleet::from_config(&config().clusters).unwrap_or_else(|e| panic!("building the fleet: {e:?}"))
-}
-
-/// An admin client for checks Fleetpane's identity may not make, built by Fleetpane's `kube_config`.
-fn admin_client(c: &ClusterFacts) -> kube::Client {
-    let cluster = ClusterConfig {
-        name: c.name.clone(),
-        api_url: c.api_url.parse().unwrap(),
-        ca_file: c.ca_file.clone(),
-        cluster_domain: "cluster.local".into(),
-        credentials: Credentials::ClientCert {
-            cert_file: c.admin.client_cert_file.clone(),
-            key_file: c.admin.client_key_file.clone(),
-        },
-        prometheus: None,
-        impersonation: Default::default(),
-        mode: Default::default(),
-    };
-    kube::Client::try_from(fleet::kube_config(&cluster).unwrap()).unwrap()
-}
 
 fn is_forbidden(result: &Result<impl std::fmt::Debug, kube::Error>) -> bool {
     matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
@@ -290,49 +214,6 @@ fn people() -> Vec<Impersonation> {
         Impersonation::new("dave@example.com", ["viewers"]),
     ]
 }
-
-type ByNamespace = std::collections::BTreeMap<String, BTreeSet<String>>;
-
-/// What `who` gets from direct impersonated LISTs, namespace by namespace (forbidden: nothing).
-async fn listed<K>(cluster: &Cluster, who: &Impersonation, namespaces: &[String]) -> ByNamespace
-where
-    K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let client = cluster.client_as(who).unwrap();
-    let mut out = ByNamespace::new();
-    for ns in namespaces {
-        match Api::<K>::namespaced(client.clone(), ns).list(&ListParams::default()).await {
-            Ok(list) => {
-                let names: BTreeSet<String> =
-                    list.items.iter().filter_map(|o| o.meta().name.clone()).collect();
-                if !names.is_empty() {
-                    out.insert(ns.clone(), names);
-                }
-            }
-            Err(kube::Error::Api(status)) if status.code == 403 => {}
-            Err(e) => panic!("{}: {} listing {ns}: {e}", cluster.name(), who.user),
-        }
-    }
-    out
-}
-
-/// What Fleetpane's shared cache returns for `who`, filtered by the cluster's access decisions.
-async fn served<R: Row>(
-    access: &Access,
-    cache: &Cache<R>,
-    cluster: &str,
-    who: &Impersonation,
-    resource: Resource,
-    namespaces: &[String],
-) -> ByNamespace {
-    let scope = access.scope(who, cluster, "list", resource, namespaces.iter().cloned()).await.unwrap();
-    let rows = filter(&cache.read(), &scope);
-    by_namespace(&rows)
-}
-
 /// Compares one kind for one person, retrying briefly: pods may come and go between the two reads.
 async fn assert_same<R>(
     access: &Access,

@@ -49,11 +49,11 @@ pub fn check_origin(headers: &HeaderMap, expected_origin: &str) -> Result<(), Re
 /// Compares the token sent with the session's, in constant time.
 pub fn check_token(sent: Option<&str>, expected: &str) -> Result<(), Refused> {
     let Some(sent) = sent else { return Err(Refused::Token) };
-    if expected.is_empty() || sent.len() != expected.len() {
-        return Err(Refused::Token);
+    if !expected.is_empty() && crate::secret::constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(Refused::Token)
     }
-    let diff = sent.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if diff == 0 { Ok(()) } else { Err(Refused::Token) }
 }
 
 /// A fresh random token (128 bits, base64url).

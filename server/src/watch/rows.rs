@@ -3,6 +3,25 @@
 //! A typed Pod costs about 28 KiB of heap, a [`PodRow`] well under 1 KiB. managedFields, annotations, status
 //! history and the rest never reach the caches: the typed object is dropped right after conversion.
 
+/// Implements [`Row`] for a namespaced row with `namespace` and `name` fields, made `From` its object.
+/// Defined before the submodules so their rows use it too.
+macro_rules! row {
+    ($row:ty, $object:ty, namespaced) => {
+        impl Row for $row {
+            type Object = $object;
+            fn from_object(object: &$object) -> Self {
+                Self::from(object)
+            }
+            fn namespace(&self) -> &str {
+                &self.namespace
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+        }
+    };
+}
+
 mod event;
 mod gateway;
 mod network;
@@ -444,23 +463,6 @@ impl From<&Namespace> for NamespaceRow {
             labels: n.metadata.labels.clone().unwrap_or_default(),
         }
     }
-}
-
-macro_rules! row {
-    ($row:ty, $object:ty, namespaced) => {
-        impl Row for $row {
-            type Object = $object;
-            fn from_object(object: &$object) -> Self {
-                Self::from(object)
-            }
-            fn namespace(&self) -> &str {
-                &self.namespace
-            }
-            fn name(&self) -> &str {
-                &self.name
-            }
-        }
-    };
 }
 
 row!(ServiceRow, Service, namespaced);

@@ -1,4 +1,4 @@
-//! The local real fleet for the access-equivalence and fault tests: its facts, Fleetpane's config and
+//! The local real fleet for the integration tests (fleet, access-equivalence and faults): its facts, Fleetpane's config and
 //! clients for it, admin clients, `testenv pause`/`resume` with a guard that always resumes, and the two
 //! answers the tests compare (direct impersonated LISTs, and Fleetpane's filtered caches).
 //!
@@ -34,6 +34,15 @@ pub type ByNamespace = BTreeMap<String, BTreeSet<String>>;
 pub struct FleetFacts {
     /// The clusters, in fleet order.
     pub clusters: Vec<ClusterFacts>,
+    /// The OpenID provider.
+    pub idp: IdpFacts,
+}
+
+/// The IdP of fleet.json.
+#[derive(Debug, Deserialize)]
+pub struct IdpFacts {
+    /// Its issuer URL.
+    pub issuer: String,
 }
 
 /// One cluster of fleet.json.
@@ -47,6 +56,8 @@ pub struct ClusterFacts {
     pub ca_file: PathBuf,
     /// The admin's client certificate (system:masters).
     pub admin: CertPair,
+    /// The cluster's Prometheus, if any.
+    pub prometheus_url: Option<String>,
 }
 
 /// A client certificate and key.

@@ -254,18 +254,7 @@ impl From<&HttpRoute> for HttpRouteRow {
     }
 }
 
-impl Row for HttpRouteRow {
-    type Object = HttpRoute;
-    fn from_object(object: &HttpRoute) -> Self {
-        Self::from(object)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+row!(HttpRouteRow, HttpRoute, namespaced);
 
 #[cfg(test)]
 mod tests {

@@ -192,31 +192,9 @@ impl From<&Ingress> for IngressRow {
     }
 }
 
-impl Row for NetworkPolicyRow {
-    type Object = NetworkPolicy;
-    fn from_object(object: &NetworkPolicy) -> Self {
-        Self::from(object)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+row!(NetworkPolicyRow, NetworkPolicy, namespaced);
 
-impl Row for IngressRow {
-    type Object = Ingress;
-    fn from_object(object: &Ingress) -> Self {
-        Self::from(object)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+row!(IngressRow, Ingress, namespaced);
 
 #[cfg(test)]
 mod tests {

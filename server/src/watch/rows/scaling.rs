@@ -196,31 +196,9 @@ impl From<&PodDisruptionBudget> for PdbRow {
     }
 }
 
-impl Row for HpaRow {
-    type Object = HorizontalPodAutoscaler;
-    fn from_object(object: &HorizontalPodAutoscaler) -> Self {
-        Self::from(object)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+row!(HpaRow, HorizontalPodAutoscaler, namespaced);
 
-impl Row for PdbRow {
-    type Object = PodDisruptionBudget;
-    fn from_object(object: &PodDisruptionBudget) -> Self {
-        Self::from(object)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+row!(PdbRow, PodDisruptionBudget, namespaced);
 
 #[cfg(test)]
 mod tests {
