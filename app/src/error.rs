@@ -14,6 +14,9 @@ use server_fn::{
 /// What went wrong, as the person in front of the page should learn it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AppError {
+    /// The request cannot be answered as asked (e.g. a search that does not parse); the message says why.
+    #[error("{0}")]
+    BadRequest(String),
     /// No such page or object.
     #[error("not found")]
     NotFound,
@@ -33,6 +36,7 @@ impl AppError {
     /// The HTTP status to answer with when this error ends a server-side render.
     pub fn status_code(&self) -> StatusCode {
         match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,6 +66,7 @@ mod tests {
     #[test]
     fn statuses() {
         assert_eq!(AppError::NotFound.status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(AppError::BadRequest("x".into()).status_code(), StatusCode::BAD_REQUEST);
         assert_eq!(AppError::Internal("x".into()).status_code(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 

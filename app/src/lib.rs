@@ -23,7 +23,7 @@ use leptos_router::{
 
 use crate::{
     components::UserMenu,
-    pages::{HomePage, NotFound, StatusPage, WhoAmIPage},
+    pages::{HomePage, NotFound, ServicesPage, StatusPage, WhoAmIPage},
 };
 
 /// The HTML document around the app, rendered on the server only. The head carries the session's CSRF
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                     "Fleetpane"
                 </a>
                 <nav aria-label="Main">
+                    <A href="/services">"Services"</A>
                     <A href="/">"Clusters"</A>
                     <A href="/status">"Status"</A>
                     <A href="/whoami">"Who am I"</A>
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     // Async: the HTML is sent once every probe has answered or timed out (2 s at most), so a
                     // client without JavaScript sees the statuses too.
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("services") view=ServicesPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("whoami") view=WhoAmIPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async/>
                 </Routes>

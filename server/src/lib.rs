@@ -19,6 +19,7 @@ pub mod config;
 /// The service doctor: pure rules turning a Service and its related objects into findings.
 pub mod diagnose;
 pub mod fleet;
+pub mod listing;
 pub mod observability;
 pub mod read;
 pub mod secret;
@@ -544,6 +545,59 @@ client_key_file = "{PKI}/client.key"
         // Nothing listens at the cluster's port: no cache is live, and none has rows.
         assert!(dead.kinds.iter().all(|k| k.state != fleetpane_app::model::CacheState::Live && k.rows == 0));
         assert_eq!(health.decision_hit_ratio, None);
+    }
+
+    fn list_request(cookie: &str, csrf: &str, body: &str) -> Request<Body> {
+        Request::post("/api/list_services")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .header("x-csrf-token", csrf)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn list_services_names_a_dead_cluster_and_refuses_a_bad_search_with_400() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) =
+            testing::sign_in(&state, testing::identity("bob@example.com", &["team-a"])).await;
+        let started = std::time::Instant::now();
+        let a =
+            send(&state, list_request(&cookie, &csrf, "req[q]=checkout&req[sort]=name&req[offset]=0")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert!(started.elapsed() < listing::CLUSTER_TIMEOUT + std::time::Duration::from_secs(1));
+        let page: fleetpane_app::model::services::ServiceListPage = serde_json::from_str(&a.body).unwrap();
+        assert!(page.rows.is_empty());
+        assert_eq!(page.unavailable, ["dead"]);
+
+        let a = send(&state, list_request(&cookie, &csrf, "req[q]=colour:blue")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+        let e: fleetpane_app::error::AppError = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(
+            e,
+            fleetpane_app::error::AppError::BadRequest(
+                "unknown filter \"colour:\" (use ns:, cluster:, type: or health:)".into()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn services_page_is_server_rendered_with_its_search_and_a_bad_search_is_400() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, _) = testing::sign_in(&state, testing::identity("bob@example.com", &["team-a"])).await;
+        let a = send(&state, get_as("/services?q=checkout&sort=name", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert!(a.body.contains("name=\"q\""), "{}", a.body);
+        assert!(a.body.contains("value=\"checkout\""), "{}", a.body);
+        assert!(a.body.contains("showing 0 of 0"), "{}", a.body);
+        assert!(a.body.contains("No answer in time from dead"), "{}", a.body);
+        assert!(a.body.contains("href=\"/services?q=checkout&amp;sort=name&amp;desc=1\""), "{}", a.body);
+        let a = send(&state, get_as("/services?q=health:sideways", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+        assert!(a.body.contains("unknown health"), "{}", a.body);
     }
 
     #[tokio::test]

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use fleetpane_app::{
     api::ssr::{Backend, BoxFuture, SharedBackend},
-    model::{FleetHealth, FleetStatus},
+    error::AppError,
+    model::{
+        FleetHealth, FleetStatus, WhoAmI,
+        services::{ServiceListPage, ServiceListRequest},
+    },
 };
 use leptos::config::LeptosOptions;
 
@@ -17,7 +21,7 @@ use crate::{
         self, Fleet,
         probe::{PROBE_TIMEOUT, probe_all},
     },
-    observability,
+    listing, observability,
     watch::Caches,
 };
 
@@ -111,5 +115,25 @@ impl Backend for ServerBackend {
 
     fn fleet_health(&self) -> FleetHealth {
         observability::to_wire(&observability::snapshot(&self.fleet, &self.caches, &self.access))
+    }
+
+    fn list_services(
+        &self,
+        who: WhoAmI,
+        request: ServiceListRequest,
+    ) -> BoxFuture<'_, Result<ServiceListPage, AppError>> {
+        Box::pin(async move {
+            let who = fleet::Impersonation::new(who.email, who.groups.into_iter().map(|g| g.name));
+            listing::list_services(
+                &self.fleet,
+                &self.caches,
+                &self.access,
+                &who,
+                &request,
+                listing::CLUSTER_TIMEOUT,
+            )
+            .await
+            .map_err(|e| AppError::BadRequest(e.to_string()))
+        })
     }
 }

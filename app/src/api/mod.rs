@@ -11,8 +11,27 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{FleetHealth, FleetStatus, WhoAmI},
+    model::{
+        FleetHealth, FleetStatus, WhoAmI,
+        services::{ServiceListPage, ServiceListRequest},
+    },
 };
+
+/// One page of the fleet Services list: only Services the signed-in person may list, searched, grouped
+/// across clusters, sorted and paged on the server. A search that does not parse is a
+/// [`AppError::BadRequest`] (HTTP 400) whose message says what is wrong.
+#[server(endpoint = "list_services", client = crate::api::client::CsrfClient)]
+pub async fn list_services(
+    /// The search, sort and page, as the URL carries them.
+    req: ServiceListRequest,
+) -> Result<ServiceListPage, AppError> {
+    let user = ssr::current_user()?;
+    let result = ssr::backend()?.list_services(user, req).await;
+    if let (Err(e), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
+        response.set_status(e.status_code());
+    }
+    result
+}
 
 /// Fleetpane's own health: every cluster's cache states and sizes, requests sent, decision-cache hits.
 #[server(endpoint = "fleetpane_status", client = crate::api::client::CsrfClient)]
@@ -45,7 +64,10 @@ pub mod ssr {
 
     use crate::{
         error::AppError,
-        model::{FleetHealth, FleetStatus, WhoAmI},
+        model::{
+            FleetHealth, FleetStatus, WhoAmI,
+            services::{ServiceListPage, ServiceListRequest},
+        },
     };
 
     /// A boxed, sendable future, so [`Backend`] stays object-safe.
@@ -58,6 +80,14 @@ pub mod ssr {
 
         /// Fleetpane's own health, read from memory (no cluster is contacted).
         fn fleet_health(&self) -> FleetHealth;
+
+        /// One page of the Services list as `who` may see it; each cluster answers within a short timeout or
+        /// is named as unavailable. Fails only for a search that does not parse ([`AppError::BadRequest`]).
+        fn list_services(
+            &self,
+            who: WhoAmI,
+            request: ServiceListRequest,
+        ) -> BoxFuture<'_, Result<ServiceListPage, AppError>>;
     }
 
     /// The backend as it is stored in the Leptos context.

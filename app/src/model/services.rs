@@ -243,6 +243,9 @@ pub struct ServiceListPage {
     pub offset: usize,
     /// The (capped) page size used.
     pub limit: usize,
+    /// Clusters that did not answer in time or failed; their Services are missing from this page.
+    #[serde(default)]
+    pub unavailable: Vec<String>,
 }
 
 impl ServiceListPage {

@@ -281,7 +281,7 @@ pub fn list(
         .iter()
         .map(|g| list_row(g, index[g.start..g.end].iter().map(|&i| at(i))))
         .collect();
-    Ok(ServiceListPage { rows, total: groups.len(), fleet_total, offset, limit })
+    Ok(ServiceListPage { rows, total: groups.len(), fleet_total, offset, limit, unavailable: Vec::new() })
 }
 
 fn a_name<'a>(e: &ServiceEntry<'a>) -> &'a str {
