@@ -1,7 +1,7 @@
-import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 
 import { signIn } from './auth';
+import { seriousAxeFindings, watchConsole } from './page';
 import { loadFleet, testenv, type FleetFacts } from './fleet';
 
 const PAUSED = 'prod-us';
@@ -16,27 +16,6 @@ test.beforeAll(() => {
 test.beforeEach(async ({ page }) => {
   await signIn(page);
 });
-
-/** Collects console errors and uncaught exceptions of a page. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  page.on('response', (res) => {
-    if (res.status() >= 400) errors.push(`HTTP ${res.status()} ${res.url()}`);
-  });
-  return errors;
-}
-
-/** axe findings of impact serious or critical, one line each. */
-async function seriousAxeFindings(page: Page): Promise<string[]> {
-  const axe = await new AxeBuilder({ page }).analyze();
-  return axe.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes)`);
-}
 
 function row(page: Page, cluster: string) {
   return page.locator(`tr[data-cluster="${cluster}"]`);

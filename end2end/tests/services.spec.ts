@@ -1,8 +1,8 @@
 // The fleet Services list (/services): search on the server, grouping across clusters with drift, access.
-import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 
 import { signIn } from './auth';
+import { seriousAxeFindings, watchConsole } from './page';
 import { loadFleet, type FleetFacts } from './fleet';
 
 let fleet: FleetFacts;
@@ -10,26 +10,6 @@ let fleet: FleetFacts;
 test.beforeAll(() => {
   fleet = loadFleet();
 });
-
-/** Collects console errors, uncaught exceptions and failed responses of a page. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  page.on('response', (res) => {
-    if (res.status() >= 400) errors.push(`HTTP ${res.status()} ${res.url()}`);
-  });
-  return errors;
-}
-
-async function seriousAxeFindings(page: Page): Promise<string[]> {
-  const axe = await new AxeBuilder({ page }).analyze();
-  return axe.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes)`);
-}
 
 function service(page: Page, key: string) {
   return page.locator(`tr[data-service="${key}"]`);
