@@ -11,7 +11,8 @@ use super::{
     load_balancer_pending, selects,
 };
 use crate::watch::rows::{
-    ContainerPortRow, EndpointSliceRow, PodRow, ProbeRow, SERVICE_NAME_LABEL, ServicePortRow, ServiceRow,
+    ContainerPortRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NetworkPolicyRow, PdbRow,
+    PodRow, ProbeRow, SERVICE_NAME_LABEL, ServicePortRow, ServiceRow,
 };
 
 /// What the Service page is built from. Rows are already filtered to what the person may read.
@@ -27,6 +28,18 @@ pub struct ServiceInput<'a> {
     pub slices: Option<Vec<&'a EndpointSliceRow>>,
     /// Pods of its namespace (others are ignored); `None` when the person may not list them.
     pub pods: Option<Vec<&'a PodRow>>,
+    /// Events of its namespace (the page keeps those about the Service, its slices and its pods).
+    pub events: Option<Vec<&'a EventRow>>,
+    /// NetworkPolicies of its namespace.
+    pub network_policies: Option<Vec<&'a NetworkPolicyRow>>,
+    /// Ingresses of its namespace.
+    pub ingresses: Option<Vec<&'a IngressRow>>,
+    /// Gateway API HTTPRoutes of the cluster that the person may read (a route may live in another namespace).
+    pub http_routes: Option<Vec<&'a HttpRouteRow>>,
+    /// HorizontalPodAutoscalers of its namespace.
+    pub hpas: Option<Vec<&'a HpaRow>>,
+    /// PodDisruptionBudgets of its namespace.
+    pub pdbs: Option<Vec<&'a PdbRow>>,
 }
 
 /// Builds the Service page.
@@ -417,6 +430,12 @@ mod tests {
             service: svc,
             slices: Some(slices.to_vec()),
             pods: Some(pods.to_vec()),
+            events: Some(Vec::new()),
+            network_policies: Some(Vec::new()),
+            ingresses: Some(Vec::new()),
+            http_routes: Some(Vec::new()),
+            hpas: Some(Vec::new()),
+            pdbs: Some(Vec::new()),
         }
     }
 
