@@ -157,12 +157,18 @@ const ProviderName = "local"
 // FleetpaneClient returns the contract's `fleetpane` client for a Fleetpane
 // served at publicURL (e.g. "http://127.0.0.1:3000"); the localhost variant of
 // the callback is allowed too. Redirect URIs: the per-provider callback
-// (/auth/callback/local, what Fleetpane uses) and the older /auth/callback.
+// (/auth/callback/local, what Fleetpane uses) and the older /auth/callback,
+// also for http://127.0.0.1:3001-3009.
 func FleetpaneClient(publicURL string) Client {
 	publicURL = strings.TrimRight(publicURL, "/")
 	bases := []string{publicURL}
 	if alt := strings.Replace(publicURL, "://127.0.0.1:", "://localhost:", 1); alt != publicURL {
 		bases = append(bases, alt)
+	}
+	// Side-by-side Fleetpane instances on the next ports (development, one per
+	// person or branch) sign in against the same IdP.
+	for port := 3001; port <= 3009; port++ {
+		bases = append(bases, fmt.Sprintf("http://127.0.0.1:%d", port))
 	}
 	var redirects, logout []string
 	for _, base := range bases {
