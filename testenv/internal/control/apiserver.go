@@ -30,7 +30,23 @@ type Cluster struct {
 	// ServingCertDir is where the controller-manager and scheduler keep
 	// their self-signed serving certificates.
 	ServingCertDir string
+	// AuditPolicy and AuditLog: the apiserver records every request that
+	// Fleetpane's identity sends (AuditPolicyYAML), so tests can check what
+	// reached the cluster, impersonation included.
+	AuditPolicy, AuditLog string
 }
+
+// AuditPolicyYAML records, at Metadata level (user, impersonated user and
+// groups, verb, resource; no bodies), the requests of Fleetpane's identity
+// and nothing else.
+const AuditPolicyYAML = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  users: ["fleetpane"]
+- level: None
+`
 
 // APIURL is the cluster's API endpoint.
 func (c Cluster) APIURL() string { return "https://" + layout.Addr(c.APIPort) }
@@ -70,6 +86,11 @@ func APIServerArgs(c Cluster) []string {
 		"--profiling=false",
 		"--event-ttl=2h",
 		"--enable-priority-and-fairness=false",
+		"--audit-policy-file=" + c.AuditPolicy,
+		"--audit-log-path=" + c.AuditLog,
+		"--audit-log-maxsize=100",
+		"--audit-log-maxbackup=1",
+		"--audit-log-format=json",
 		"--v=1",
 	}
 }

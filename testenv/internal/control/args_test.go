@@ -12,6 +12,7 @@ func testCluster() Cluster {
 		Name: "prod-us", Index: 1, PKI: pki.PathsIn("/s/prod-us/pki"), EtcdURL: "http://127.0.0.1:16379",
 		APIPort: 16444, KCMPort: 16501, SchedPort: 16601, Kubeconfig: "/s/prod-us/admin.kubeconfig",
 		ServingCertDir: "/s/prod-us/serving-certs",
+		AuditPolicy:    "/s/prod-us/audit-policy.yaml", AuditLog: "/s/prod-us/audit.log",
 	}
 }
 
@@ -38,6 +39,8 @@ func TestAPIServerArgs(t *testing.T) {
 		"--tls-cert-file=/s/prod-us/pki/apiserver.crt",
 		"--service-account-signing-key-file=/s/prod-us/pki/sa.key",
 		"--anonymous-auth=false",
+		"--audit-policy-file=/s/prod-us/audit-policy.yaml",
+		"--audit-log-path=/s/prod-us/audit.log",
 	)
 	n := 0
 	for _, a := range args {

@@ -109,6 +109,8 @@ func (p Plan) Control(c layout.Cluster) control.Cluster {
 		APIPort: ports.APIServer(c.Index), KCMPort: ports.ControllerManager(c.Index), SchedPort: ports.Scheduler(c.Index),
 		Kubeconfig:     st.ClusterKubeconfig(c.Name),
 		ServingCertDir: st.Path(c.Name, "serving-certs"),
+		AuditPolicy:    st.Path(c.Name, "audit-policy.yaml"),
+		AuditLog:       st.Path(c.Name, "audit.log"),
 	}
 }
 

@@ -93,6 +93,9 @@ func up(ctx context.Context, r *run, o UpOptions) error {
 		if _, err := pki.Ensure(st.PKIDir(c.Name), c.Name, time.Now()); err != nil {
 			return fmt.Errorf("PKI of %s: %w", c.Name, err)
 		}
+		if err := config.WriteFileAtomic(p.Control(c).AuditPolicy, []byte(control.AuditPolicyYAML), 0o600); err != nil {
+			return err
+		}
 		kc, err := config.RenderAdminKubeconfig([]config.Cluster{p.outputCluster(c)})
 		if err != nil {
 			return err
