@@ -20,6 +20,15 @@ pub enum AppError {
     /// No such page or object.
     #[error("not found")]
     NotFound,
+    /// No such object, and which one: e.g. "there is no Service team-a/x in prod-eu".
+    #[error("{0}")]
+    NoSuch(String),
+    /// The cluster does not let the person read this; the message says what and where.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A cluster did not answer (in time); the message names it.
+    #[error("{0}")]
+    Unavailable(String),
     /// No valid session: sign in (again).
     #[error("not signed in")]
     Unauthorized,
@@ -37,7 +46,9 @@ impl AppError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoSuch(_) => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Transport(_) => StatusCode::BAD_GATEWAY,
@@ -68,6 +79,9 @@ mod tests {
         assert_eq!(AppError::NotFound.status_code(), StatusCode::NOT_FOUND);
         assert_eq!(AppError::BadRequest("x".into()).status_code(), StatusCode::BAD_REQUEST);
         assert_eq!(AppError::Internal("x".into()).status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(AppError::Forbidden("x".into()).status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(AppError::NoSuch("x".into()).status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(AppError::Unavailable("x".into()).status_code(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

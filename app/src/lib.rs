@@ -8,22 +8,28 @@
 //!         <- model::* (wire types)       <- pure mapping on the server
 //! ```
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
 use crate::{
     components::UserMenu,
-    pages::{HomePage, NotFound, ServicesPage, StatusPage, WhoAmIPage},
+    pages::{
+        DriftListPage, DriftServicePage, HomePage, NotFound, ReachPage, ServicePage, ServicesPage,
+        StatusPage, TriagePage, WhoAmIPage,
+    },
 };
 
 /// The HTML document around the app, rendered on the server only. The head carries the session's CSRF
@@ -68,6 +74,9 @@ pub fn App() -> impl IntoView {
                 </a>
                 <nav aria-label="Main">
                     <A href="/services">"Services"</A>
+                    <A href="/triage">"Triage"</A>
+                    <A href="/drift">"Drift"</A>
+                    <A href="/reach">"Can A reach B"</A>
                     <A href="/">"Clusters"</A>
                     <A href="/status">"Status"</A>
                     <A href="/whoami">"Who am I"</A>
@@ -80,8 +89,28 @@ pub fn App() -> impl IntoView {
                     // client without JavaScript sees the statuses too.
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("services") view=ServicesPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("triage") view=TriagePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("whoami") view=WhoAmIPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("reach") view=ReachPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("drift") view=DriftListPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("drift"), ParamSegment("namespace"), ParamSegment("name"))
+                        view=DriftServicePage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(
+                            StaticSegment("c"),
+                            ParamSegment("cluster"),
+                            StaticSegment("ns"),
+                            ParamSegment("namespace"),
+                            StaticSegment("svc"),
+                            ParamSegment("name"),
+                        )
+                        view=ServicePage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

@@ -6,6 +6,7 @@
 //! router(state):  /healthz                  plain "ok" for scripts
 //!                 /metrics                  Prometheus text (observability); a session or the metrics token
 //!                 /auth/*                   sign-in flow (auth::routes), public
+//!                 /api/live                 live updates (SSE change ticks); 401 without a session
 //!                 /api/*                    Leptos server functions (context: Backend, CurrentUser); 401
 //!                                           without a session, origin + CSRF checked on POST
 //!                 / (and every app route)   server-side rendered Leptos pages; 303 to sign-in without one
@@ -18,13 +19,20 @@ pub mod auth;
 pub mod config;
 /// The service doctor: pure rules turning a Service and its related objects into findings.
 pub mod diagnose;
+/// Pure mappings from cached rows to the app's wire types: the Services list and the Service page.
+pub mod drift_page;
 pub mod fleet;
 pub mod listing;
+pub mod live;
+pub mod metrics;
 pub mod observability;
+pub mod reach;
+pub mod reach_page;
 pub mod read;
 pub mod secret;
+pub mod service_page;
 pub mod state;
-/// Pure mappings from cached rows to the app's wire types: the Services list and the Service page.
+pub mod triage;
 pub mod views;
 pub mod watch;
 
@@ -85,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route(observability::METRICS_PATH, get(metrics))
+        .route(fleetpane_app::live::PATH, get(live::handler))
         .merge(auth::routes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
@@ -134,7 +143,8 @@ async fn healthz() -> impl IntoResponse {
 
 /// Fleetpane's own metrics; the session middleware has checked the session or the bearer token.
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    let snapshot = observability::snapshot(&state.fleet, &state.caches, &state.access);
+    let mut snapshot = observability::snapshot(&state.fleet, &state.caches, &state.access);
+    snapshot.prometheus_queries = state.metrics.queries_sent();
     (
         [(header::CONTENT_TYPE, observability::CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")],
         observability::render(&snapshot, jiff::Timestamp::now()),
@@ -327,6 +337,45 @@ client_key_file = "{PKI}/client.key"
         // A cookie of no session is no session (and is removed).
         let a = send(&state, get_as("/", Some("fleetpane-session=AAAAAAAAAAAAAAAAAAAAAA"))).await;
         assert_eq!(a.status, StatusCode::SEE_OTHER);
+    }
+
+    #[tokio::test]
+    async fn live_updates_need_a_session_and_a_valid_query_and_are_counted() {
+        use http_body_util::BodyExt as _;
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let a = send(&state, get_as("/api/live", None)).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        let (cookie, _) = testing::sign_in(&state, testing::identity("bob@example.com", &["team-a"])).await;
+        for (query, message) in [
+            ("cluster=Dead!", "cluster: \"Dead!\" is not a valid cluster name\n"),
+            ("cluster=elsewhere", "cluster: no cluster is named \"elsewhere\"\n"),
+            ("namespace=team-a&kinds=Secret", "kinds: unknown kind \"Secret\"\n"),
+        ] {
+            let a = send(&state, get_as(&format!("/api/live?{query}"), Some(&cookie))).await;
+            assert_eq!((a.status, a.body.as_str()), (StatusCode::BAD_REQUEST, message), "{query}");
+        }
+        assert_eq!(state.caches.subscribers(), 0);
+        let response = router(state.clone())
+            .oneshot(get_as("/api/live?cluster=dead&namespace=team-a&kinds=Service", Some(&cookie)))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        assert_eq!(state.caches.subscribers(), 1, "one open stream, one subscriber");
+        let metrics = send(&state, get_as(observability::METRICS_PATH, Some(&cookie))).await;
+        assert!(metrics.body.contains("\nfleetpane_live_subscribers 1\n"), "{}", metrics.body);
+        // The first event is the cluster's sync state (nothing listens at its port: not live).
+        let mut body = response.into_body();
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event at once")
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(frame.data_ref().unwrap()).into_owned();
+        assert!(text.starts_with("event: state\ndata: dead "), "{text}");
+        drop(body);
+        assert_eq!(state.caches.subscribers(), 0, "a closed stream is no subscriber");
     }
 
     #[tokio::test]
@@ -598,6 +647,49 @@ client_key_file = "{PKI}/client.key"
         let a = send(&state, get_as("/services?q=health:sideways", Some(&cookie))).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
         assert!(a.body.contains("unknown health"), "{}", a.body);
+    }
+
+    #[tokio::test]
+    async fn service_page_is_server_rendered_and_bad_paths_are_400_or_404_never_500() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) =
+            testing::sign_in(&state, testing::identity("bob@example.com", &["team-a"])).await;
+        // The only cluster does not answer: the page still renders, and says so with a 503.
+        let a = send(&state, get_as("/c/dead/ns/team-a/svc/checkout", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.body);
+        assert!(a.body.contains("<!DOCTYPE html>"), "{}", a.body);
+        assert!(a.body.contains("dead / team-a / "), "{}", a.body);
+        assert!(a.body.contains("dead cannot be read right now"), "{}", a.body);
+        assert_security_headers(&a.headers);
+        // A path part that is no DNS label: 400 naming the part.
+        let a = send(&state, get_as("/c/dead/ns/Team_A/svc/checkout", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+        assert!(a.body.contains("may hold only lowercase letters"), "{}", a.body);
+        // An unknown cluster: 404 with its name.
+        let a = send(&state, get_as("/c/nowhere/ns/team-a/svc/checkout", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+        assert!(a.body.contains("no cluster is named"), "{}", a.body);
+        // Extra segments match no route: the 404 page.
+        let a = send(&state, get_as("/c/dead/ns/team-a/svc/checkout/extra", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+        // The server function refuses a bad part with a typed 400 too.
+        let request = Request::post("/api/service_detail")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from("cluster=dead&namespace=team-a&name=-x"))
+            .unwrap();
+        let a = send(&state, request).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+        let e: fleetpane_app::error::AppError = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(
+            e,
+            fleetpane_app::error::AppError::BadRequest(
+                "name \"-x\" must start and end with a letter or digit".into()
+            )
+        );
     }
 
     #[tokio::test]

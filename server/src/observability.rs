@@ -37,6 +37,10 @@ pub struct Snapshot {
     pub decision_misses: u64,
     /// Access reviews sent.
     pub reviews_sent: u64,
+    /// Open live-update streams (`/api/live`).
+    pub live_subscribers: usize,
+    /// Queries sent to each cluster's Prometheus (clusters with one only), from [`crate::metrics::Metrics`].
+    pub prometheus_queries: Vec<(String, u64)>,
 }
 
 /// One cluster.
@@ -86,7 +90,14 @@ pub fn snapshot(fleet: &Fleet, caches: &Caches, access: &Access) -> Snapshot {
                 .unwrap_or_default(),
         })
         .collect();
-    Snapshot { clusters, decision_hits, decision_misses, reviews_sent }
+    Snapshot {
+        clusters,
+        decision_hits,
+        decision_misses,
+        reviews_sent,
+        live_subscribers: caches.subscribers(),
+        prometheus_queries: Vec::new(),
+    }
 }
 
 /// The snapshot as the status page's wire type. Pure.
@@ -239,6 +250,17 @@ pub fn render(s: &Snapshot, now: Timestamp) -> String {
     let _ = writeln!(out, "fleetpane_access_decision_hit_ratio {ratio}");
     header(&mut out, "fleetpane_access_reviews_total", "counter", "Access reviews sent to the clusters.");
     let _ = writeln!(out, "fleetpane_access_reviews_total {}", s.reviews_sent);
+    header(&mut out, "fleetpane_live_subscribers", "gauge", "Open live-update streams (/api/live).");
+    let _ = writeln!(out, "fleetpane_live_subscribers {}", s.live_subscribers);
+    header(
+        &mut out,
+        "fleetpane_prometheus_queries_total",
+        "counter",
+        "Queries sent to the cluster's Prometheus (answers from the short cache not counted).",
+    );
+    for (cluster, sent) in &s.prometheus_queries {
+        let _ = writeln!(out, "fleetpane_prometheus_queries_total{{cluster=\"{}\"}} {sent}", label(cluster));
+    }
     out
 }
 
@@ -283,6 +305,8 @@ pub(crate) mod tests {
             decision_hits: 3,
             decision_misses: 1,
             reviews_sent: 1,
+            live_subscribers: 2,
+            prometheus_queries: vec![("prod-eu".into(), 4)],
         }
     }
 
@@ -357,6 +381,8 @@ pub(crate) mod tests {
         assert_eq!(value(&samples, r#"fleetpane_access_decisions_total{result="hit"}"#), 3.0);
         assert_eq!(value(&samples, "fleetpane_access_decision_hit_ratio"), 0.75);
         assert_eq!(value(&samples, "fleetpane_access_reviews_total"), 1.0);
+        assert_eq!(value(&samples, "fleetpane_live_subscribers"), 2.0);
+        assert_eq!(value(&samples, r#"fleetpane_prometheus_queries_total{cluster="prod-eu"}"#), 4.0);
         assert!(!text.contains("refused"), "errors stay out of label values");
     }
 

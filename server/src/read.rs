@@ -134,6 +134,100 @@ pub async fn list<R: Kind>(
     }
 }
 
+/// What a read of one namespace found: the rows, or that the person may not list that kind there. Forbidden
+/// is an answer, not an error: the page says so where the rows would be.
+#[derive(Debug)]
+pub enum Listed<R> {
+    /// The rows, by name.
+    Rows(Vec<Arc<R>>),
+    /// The cluster does not let the person list this kind in the namespace.
+    Forbidden,
+}
+
+impl<R> Listed<R> {
+    /// The rows, `None` when forbidden.
+    pub fn rows(self) -> Option<Vec<Arc<R>>> {
+        match self {
+            Self::Rows(rows) => Some(rows),
+            Self::Forbidden => None,
+        }
+    }
+}
+
+/// The rows of kind `R` in `namespace` of `cluster`, if `who` may list them there: the same access decision
+/// as [`list`] (cluster-wide first, then the namespace), then the shared cache's namespace, or one LIST as
+/// `who` in that namespace (impersonation-only clusters).
+pub async fn list_in<R: Kind>(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    cluster: &str,
+    namespace: &str,
+) -> Result<Listed<R>> {
+    let c = fleet.get(cluster).ok_or_else(|| Error::UnknownCluster(cluster.to_owned()))?;
+    let scope = access.scope(who, cluster, "list", R::RESOURCE, [namespace.to_owned()]).await?;
+    if !scope.contains(namespace) {
+        return Ok(Listed::Forbidden);
+    }
+    let cached = caches.cluster(cluster);
+    match (select(c.mode(), cached.is_some()), cached) {
+        (Source::Cache, Some(cached)) => {
+            Ok(Listed::Rows(R::cache(cached).read().in_namespace(namespace).cloned().collect()))
+        }
+        _ => live_in::<R>(c, who, namespace).await,
+    }
+}
+
+/// Live: one LIST as `who` in `namespace`. A 403 (the decision was cached a moment too long) is forbidden.
+async fn live_in<R: Kind>(cluster: &Cluster, who: &Impersonation, namespace: &str) -> Result<Listed<R>> {
+    let name = cluster.name();
+    let client =
+        cluster.client_as(who).map_err(|source| Error::Impersonation { cluster: name.to_owned(), source })?;
+    let objects = match list_pages(&Api::<R::Object>::namespaced(client, namespace)).await {
+        Ok(objects) => objects,
+        Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Listed::Forbidden),
+        Err(source) => return Err(Error::List { cluster: name.to_owned(), source }),
+    };
+    let now = jiff::Timestamp::now();
+    let mut rows: Vec<R> = objects.iter().map(R::from_object).filter(|r| r.retained(now)).collect();
+    rows.sort_by(|a, b| a.name().cmp(b.name()));
+    Ok(Listed::Rows(rows.into_iter().map(Arc::new).collect()))
+}
+
+/// The labels of namespace `name` in `cluster`, if `who` may get that namespace (NetworkPolicy namespace
+/// selectors match them): the access decision, then the shared namespace cache; or one GET as `who`
+/// (impersonation-only clusters). `Ok(None)`: forbidden, or no such namespace.
+pub async fn namespace_labels(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    let c = fleet.get(cluster).ok_or_else(|| Error::UnknownCluster(cluster.to_owned()))?;
+    let cached = caches.cluster(cluster);
+    match (select(c.mode(), cached.is_some()), cached) {
+        (Source::Cache, Some(cached)) => {
+            if !access.allowed(who, cluster, "get", access::NAMESPACES, Some(name)).await? {
+                return Ok(None);
+            }
+            Ok(cached.namespaces.read().get("", name).map(|n| n.labels.clone()))
+        }
+        _ => {
+            let client = c
+                .client_as(who)
+                .map_err(|source| Error::Impersonation { cluster: cluster.to_owned(), source })?;
+            match Api::<Namespace>::all(client).get_opt(name).await {
+                Ok(ns) => Ok(ns.map(|n| n.metadata.labels.unwrap_or_default())),
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
+                Err(source) => Err(Error::List { cluster: cluster.to_owned(), source }),
+            }
+        }
+    }
+}
+
 /// Live: one LIST as `who` when the cluster allows it cluster-wide, else one per allowed namespace.
 async fn live<R: Kind>(cluster: &Cluster, access: &Access, who: &Impersonation) -> Result<Vec<Arc<R>>> {
     let name = cluster.name();
@@ -219,7 +313,7 @@ mod tests {
             name: name.into(),
             // A closed port: the watches fail, which is fine here.
             api_url: "https://127.0.0.1:9".parse().unwrap(),
-            ca_file: pki.join("ca.crt"),
+            ca: crate::config::CaSource::File(pki.join("ca.crt")),
             cluster_domain: "cluster.local".into(),
             credentials: Credentials::ClientCert {
                 cert_file: pki.join("client.crt"),

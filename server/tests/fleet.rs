@@ -447,3 +447,74 @@ async fn impersonation_only_mode_answers_like_the_caches() {
     same!(EndpointSliceRow);
     assert!(!services.is_empty() && !pods.is_empty(), "{cluster}: bob sees team-a's Services and Pods");
 }
+
+/// Namespace reads and the Service page answer "forbidden" as an answer, the same from the caches and live:
+/// bob reads team-a but not team-b; dave reads Services but not Pods; the page says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn namespace_reads_and_the_service_page_answer_forbidden_in_place() {
+    use fleetpane_server::{
+        read::Listed,
+        service_page::{self, Target},
+    };
+    let config = config();
+    let cluster = config.clusters[0].name.clone();
+    let cached_fleet = Fleet::from_config(&config.clusters[..1]).unwrap();
+    let mut strict = config.clusters[0].clone();
+    strict.mode = ClusterMode::ImpersonationOnly;
+    let live_fleet = Fleet::from_config(&[strict]).unwrap();
+    let caches = Caches::start(&cached_fleet);
+    let no_caches = Caches::start(&live_fleet);
+    let cached_access = Access::start(&cached_fleet, access::DECISION_TTL);
+    let live_access = Access::start(&live_fleet, access::DECISION_TTL);
+    assert!(caches.wait_until_live(Duration::from_secs(30)).await, "caches not live within 30 s");
+
+    let bob = Impersonation::new("bob@example.com", ["team-a"]);
+    let dave = Impersonation::new("dave@example.com", ["viewers"]);
+    let names = |l: Listed<ServiceRow>| match l {
+        Listed::Rows(rows) => Some(rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>()),
+        Listed::Forbidden => None,
+    };
+    for (fleet, caches, access) in
+        [(&cached_fleet, &caches, &cached_access), (&live_fleet, &no_caches, &live_access)]
+    {
+        let mode = fleet.get(&cluster).unwrap().mode();
+        let team_a =
+            read::list_in::<ServiceRow>(fleet, caches, access, &bob, &cluster, "team-a").await.unwrap();
+        let team_a = names(team_a).unwrap_or_default();
+        assert!(team_a.contains(&"checkout".to_owned()), "{mode:?}: {team_a:?}");
+        let team_b =
+            read::list_in::<ServiceRow>(fleet, caches, access, &bob, &cluster, "team-b").await.unwrap();
+        assert!(matches!(team_b, Listed::Forbidden), "{mode:?}: bob must not list team-b");
+        let pods = read::list_in::<PodRow>(fleet, caches, access, &dave, &cluster, "team-a").await.unwrap();
+        assert!(matches!(pods, Listed::Forbidden), "{mode:?}: dave must not list pods");
+
+        let target = |ns: &'static str, name: &'static str| Target {
+            cluster: &cluster,
+            cluster_domain: "cluster.local",
+            namespace: ns,
+            name,
+        };
+        let timeout = service_page::CLUSTER_TIMEOUT;
+        let page =
+            service_page::service_page(fleet, caches, access, &bob, &target("team-a", "checkout"), timeout)
+                .await
+                .unwrap();
+        assert!(page.pods_readable && !page.pods.is_empty(), "{mode:?}");
+        assert!(page.related.hpas.as_ref().is_some_and(|h| !h.is_empty()), "{mode:?}: {:?}", page.related);
+        assert!(page.related.workloads.iter().any(|w| w.kind == "Deployment" && w.name == "checkout"));
+        let forbidden =
+            service_page::service_page(fleet, caches, access, &bob, &target("team-b", "inventory"), timeout)
+                .await;
+        assert!(matches!(forbidden, Err(service_page::Error::Forbidden { .. })), "{mode:?}: {forbidden:?}");
+        let missing =
+            service_page::service_page(fleet, caches, access, &bob, &target("team-a", "nope"), timeout).await;
+        assert!(matches!(missing, Err(service_page::Error::NotFound { .. })), "{mode:?}: {missing:?}");
+        let dave_page =
+            service_page::service_page(fleet, caches, access, &dave, &target("team-a", "checkout"), timeout)
+                .await
+                .unwrap();
+        assert!(!dave_page.pods_readable && dave_page.endpoints_readable, "{mode:?}");
+        assert_eq!(dave_page.events, None, "{mode:?}: dave may not list events");
+    }
+}

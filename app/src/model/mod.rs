@@ -3,6 +3,10 @@
 //! These are plain data, serializable on both sides, and free of any Kubernetes or HTTP client type, so the
 //! browser build stays small and the server's internals can change without touching the view.
 
+pub mod doctor;
+pub mod drift;
+pub mod metrics;
+pub mod reach;
 pub mod services;
 
 use serde::{Deserialize, Serialize};

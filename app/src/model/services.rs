@@ -273,6 +273,36 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// Checks one part of a Service page path (`/c/{cluster}/ns/{namespace}/svc/{name}`): each is a DNS label
+/// (RFC 1123: 1-63 lowercase letters, digits and `-`, starting and ending alphanumeric). The error says which
+/// part is wrong and why.
+pub fn check_path_part(what: &str, value: &str) -> Result<(), String> {
+    let bytes = value.as_bytes();
+    let problem = if value.is_empty() {
+        Some("is empty")
+    } else if value.len() > 63 {
+        Some("is longer than 63 characters")
+    } else if !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-') {
+        Some("may hold only lowercase letters, digits and '-'")
+    } else if bytes.first() == Some(&b'-') || bytes.last() == Some(&b'-') {
+        Some("must start and end with a letter or digit")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => {
+            let shown: String = value.chars().take(70).collect();
+            Err(format!("{what} {shown:?} {p}"))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The Service page's address.
+pub fn service_href(cluster: &str, namespace: &str, name: &str) -> String {
+    format!("/c/{cluster}/ns/{namespace}/svc/{name}")
+}
+
 /// The Service page's data for one Service in one cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceDetail {
@@ -302,6 +332,208 @@ pub struct ServiceDetail {
     pub endpoints_readable: bool,
     /// `false`: the person may not list pods in the namespace; the page says so where they would be.
     pub pods_readable: bool,
+    /// When the data was read, RFC 3339.
+    #[serde(default)]
+    pub generated_at: String,
+    /// How current the data is.
+    #[serde(default)]
+    pub freshness: Freshness,
+    /// When the Service was created.
+    #[serde(default)]
+    pub created: Option<When>,
+    /// Ingresses, HTTPRoutes, workloads, HPA, PDB and NetworkPolicies around the Service.
+    #[serde(default)]
+    pub related: RelatedView,
+    /// Recent Events of the Service and its EndpointSlices, and the backing pods' warnings, newest first.
+    /// `None`: the person may not list Events in the namespace.
+    #[serde(default)]
+    pub events: Option<Vec<EventView>>,
+    /// The doctor's findings, most severe first; empty: nothing wrong (that the person may see).
+    #[serde(default)]
+    pub findings: Vec<crate::model::doctor::FindingView>,
+}
+
+/// A moment: absolute, and relative to when the page's data was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct When {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// How long before the read, e.g. `2h16m`; empty when not known.
+    pub ago: String,
+}
+
+/// How current a page's data is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Freshness {
+    /// From the shared caches, which are watching.
+    #[default]
+    Live,
+    /// Read just now, live from the cluster (no shared cache for it).
+    ReadNow,
+    /// The caches have not finished their first list.
+    Syncing,
+    /// The caches' watches failed: the data may be out of date.
+    Stale {
+        /// Since when.
+        since: When,
+    },
+    /// The cluster does not answer.
+    Unreachable {
+        /// Since when.
+        since: When,
+    },
+}
+
+impl Freshness {
+    /// One word or phrase: `live`, `read now`, `syncing`, `stale since …`, `unreachable since …`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Live => "live".to_owned(),
+            Self::ReadNow => "read now".to_owned(),
+            Self::Syncing => "syncing".to_owned(),
+            Self::Stale { since } => format!("stale since {}", since.at),
+            Self::Unreachable { since } => format!("unreachable since {}", since.at),
+        }
+    }
+}
+
+/// What is around the Service. `None` in a field: the person may not list that kind in the namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelatedView {
+    /// Ingresses that send to the Service.
+    pub ingresses: Option<Vec<RouteView>>,
+    /// HTTPRoutes that send to the Service.
+    pub http_routes: Option<Vec<RouteView>>,
+    /// The workloads owning the backing pods.
+    pub workloads: Vec<WorkloadView>,
+    /// HPAs scaling those workloads.
+    pub hpas: Option<Vec<HpaView>>,
+    /// PDBs covering the backing pods.
+    pub pdbs: Option<Vec<PdbView>>,
+    /// NetworkPolicies selecting the backing pods.
+    pub network_policies: Option<Vec<NetworkPolicyView>>,
+}
+
+/// An Ingress or HTTPRoute that sends to the Service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteView {
+    /// `Ingress` or `HTTPRoute`.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The rules that send to the Service.
+    pub rules: Vec<RouteRuleView>,
+    /// HTTPRoute parents or the Ingress class, one line.
+    pub via: Option<String>,
+}
+
+/// One rule of a route that sends to the Service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteRuleView {
+    /// What matches, e.g. `*/checkout (Prefix)`, `PathPrefix /api`, `default backend`.
+    pub matches: String,
+    /// The Service port it names, a number or a name; `None`: none given.
+    pub port: Option<String>,
+    /// Whether the Service has that port (`true` when none is given).
+    pub port_found: bool,
+    /// The weight (HTTPRoute).
+    pub weight: Option<i32>,
+}
+
+/// A workload owning backing pods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadView {
+    /// `Deployment`, `StatefulSet`, `DaemonSet`, `ReplicaSet`, ...
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Ready/desired replicas, e.g. `3/3`, when read.
+    pub replicas: Option<String>,
+    /// Backing pods it owns.
+    pub pods: u32,
+    /// Why it is shown as it is, e.g. that its ReplicaSet's owner could not be read.
+    pub note: Option<String>,
+}
+
+/// An HPA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HpaView {
+    /// Name.
+    pub name: String,
+    /// What it scales, `Kind/name`.
+    pub target: String,
+    /// minReplicas.
+    pub min: i32,
+    /// maxReplicas.
+    pub max: i32,
+    /// status.currentReplicas.
+    pub current: Option<i32>,
+    /// status.desiredReplicas.
+    pub desired: Option<i32>,
+    /// Metrics: `resource cpu 62%/70%` (current/target; `?` when unknown).
+    pub metrics: Vec<String>,
+    /// Conditions that are not `True`, `Type: reason: message`.
+    pub problems: Vec<String>,
+}
+
+/// A PDB covering the backing pods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PdbView {
+    /// Name.
+    pub name: String,
+    /// Its selector.
+    pub selector: String,
+    /// `minAvailable 2` or `maxUnavailable 25%`.
+    pub budget: String,
+    /// status.disruptionsAllowed.
+    pub disruptions_allowed: i32,
+    /// status.currentHealthy.
+    pub current_healthy: i32,
+    /// status.desiredHealthy.
+    pub desired_healthy: i32,
+    /// status.expectedPods.
+    pub expected_pods: i32,
+    /// Backing pods it covers.
+    pub covers: u32,
+}
+
+/// A NetworkPolicy selecting backing pods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPolicyView {
+    /// Name.
+    pub name: String,
+    /// Its pod selector; empty: every pod of the namespace.
+    pub pod_selector: String,
+    /// `Ingress`, `Egress`.
+    pub policy_types: Vec<String>,
+    /// Allowed incoming traffic, one line per rule: `from pods app=web on TCP 8080`.
+    pub ingress: Vec<String>,
+    /// Allowed outgoing traffic, one line per rule.
+    pub egress: Vec<String>,
+    /// Backing pods it selects.
+    pub selects: u32,
+}
+
+/// An Event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// What it is about, `Kind/name`.
+    pub object: String,
+    /// `Normal` or `Warning`.
+    pub type_: String,
+    /// Reason.
+    pub reason: String,
+    /// Message.
+    pub message: String,
+    /// How often.
+    pub count: i32,
+    /// Last seen.
+    pub last_seen: Option<When>,
+    /// Who reported it.
+    pub source: Option<String>,
 }
 
 /// The Service's spec as shown.
@@ -329,6 +561,18 @@ pub struct ServiceSpecView {
     pub internal_traffic_policy: Option<String>,
     /// `sessionAffinity`.
     pub session_affinity: Option<String>,
+    /// `sessionAffinityConfig.clientIP.timeoutSeconds`.
+    #[serde(default)]
+    pub session_affinity_timeout: Option<i32>,
+    /// `ipFamilyPolicy`.
+    #[serde(default)]
+    pub ip_family_policy: Option<String>,
+    /// `trafficDistribution`.
+    #[serde(default)]
+    pub traffic_distribution: Option<String>,
+    /// A pending LoadBalancer is pending since the Service was created.
+    #[serde(default)]
+    pub load_balancer_pending_since: Option<When>,
     /// LoadBalancer ingress IPs or hostnames.
     pub load_balancer_ingress: Vec<String>,
     /// A LoadBalancer without ingress yet.
@@ -354,6 +598,9 @@ pub struct ServicePortView {
     pub app_protocol: Option<String>,
     /// What the targetPort means on the backing pods.
     pub resolution: TargetPortResolution,
+    /// The backing containers' probes that check the resolved port: `readiness`, `liveness`, `startup`.
+    #[serde(default)]
+    pub probed_by: Vec<String>,
 }
 
 /// What a Service's targetPort resolves to on the backing pods.
@@ -496,8 +743,14 @@ pub struct BackingPod {
     pub owner: Option<String>,
     /// Start time, RFC 3339 (the page shows the age).
     pub start_time: Option<String>,
+    /// Created (its age).
+    #[serde(default)]
+    pub created: Option<When>,
     /// Containers.
     pub containers: Vec<ContainerView>,
+    /// Recent `Unhealthy` and `BackOff` Events of the pod, newest first.
+    #[serde(default)]
+    pub events: Vec<EventView>,
 }
 
 /// A container of a backing pod.
@@ -516,7 +769,7 @@ pub struct ContainerView {
 }
 
 /// A probe.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeView {
     /// `http GET :8080/healthz`, `tcp :5432`, `grpc :9090`, `exec`.
     pub action: String,
@@ -524,6 +777,49 @@ pub struct ProbeView {
     pub period_seconds: i32,
     /// Failures before it counts as failed.
     pub failure_threshold: i32,
+    /// `httpGet`, `tcpSocket`, `grpc`, `exec` or `unknown`.
+    #[serde(default)]
+    pub kind: String,
+    /// The port as written, a number or a container port name.
+    #[serde(default)]
+    pub port: Option<String>,
+    /// The container port it checks; `None` for a name the container does not declare (the probe fails).
+    #[serde(default)]
+    pub resolved_port: Option<i32>,
+    /// The name of that container port, when declared.
+    #[serde(default)]
+    pub port_name: Option<String>,
+    /// HTTP path.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// HTTP scheme.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// Host, when not the pod IP.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// exec command.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// gRPC service.
+    #[serde(default)]
+    pub grpc_service: Option<String>,
+    /// initialDelaySeconds.
+    #[serde(default)]
+    pub initial_delay_seconds: i32,
+    /// timeoutSeconds.
+    #[serde(default)]
+    pub timeout_seconds: i32,
+    /// successThreshold.
+    #[serde(default)]
+    pub success_threshold: i32,
+}
+
+impl ProbeView {
+    /// Whether the probe names a port the container does not declare.
+    pub fn port_problem(&self) -> bool {
+        self.port.is_some() && self.resolved_port.is_none()
+    }
 }
 
 /// A command that shows the same data.
@@ -538,6 +834,21 @@ pub struct KubectlCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_parts_are_dns_labels() {
+        assert_eq!(check_path_part("cluster", "prod-eu"), Ok(()));
+        assert_eq!(check_path_part("name", "a1"), Ok(()));
+        assert_eq!(
+            check_path_part("namespace", "Team_A"),
+            Err("namespace \"Team_A\" may hold only lowercase letters, digits and '-'".into())
+        );
+        assert!(check_path_part("name", "").unwrap_err().contains("is empty"));
+        assert!(check_path_part("name", "-x").unwrap_err().contains("must start and end"));
+        assert!(check_path_part("name", &"a".repeat(64)).unwrap_err().contains("longer than 63"));
+        assert!(check_path_part("name", "a.b").is_err());
+        assert_eq!(service_href("prod-eu", "team-a", "checkout"), "/c/prod-eu/ns/team-a/svc/checkout");
+    }
 
     #[test]
     fn thousands_groups_digits() {

@@ -5,6 +5,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::list_services,
     components::{ErrorTemplate, Health as Badge, StatusBadge},
+    live::{LiveIndicator, LiveScope, use_live},
     model::services::{Health, ServiceListPage, ServiceListRequest, ServiceListRow, SortColumn},
 };
 
@@ -69,7 +70,13 @@ fn badge(health: Health) -> Badge {
 pub fn ServicesPage() -> impl IntoView {
     let query = use_query_map();
     let request = Memo::new(move |_| query.with(|q| request_from(|k| q.get(k))));
-    let page = Resource::new(move || request.get(), list_services);
+    // Live: the rows' Services and their EndpointSlices (ready/total) anywhere in the fleet. Each tick
+    // refetches through `list_services`; the Transition keeps the old rows up meanwhile.
+    let live = use_live(|| LiveScope { kinds: vec!["Service", "EndpointSlice"], ..Default::default() });
+    provide_context(live);
+    let page =
+        Resource::new(move || (request.get(), live.version.get()), |(request, _)| list_services(request));
+    crate::components::metrics::provide_fleet_rates();
     let search = NodeRef::<leptos::html::Input>::new();
 
     // `/` focuses the search box unless the person is typing somewhere already.
@@ -97,6 +104,7 @@ pub fn ServicesPage() -> impl IntoView {
         <Title text="Services · Fleetpane"/>
         <section class="page-head">
             <h1>"Services"</h1>
+            <LiveIndicator live/>
             <form method="get" action="/services" role="search" class="search">
                 <label for="service-search">"Search"</label>
                 " "
@@ -185,6 +193,7 @@ fn ServiceList(page: ServiceListPage, request: ServiceListRequest) -> impl IntoV
                         {header("Type", SortColumn::Type, "")}
                         {header("Ports", SortColumn::Ports, "")}
                         {header("Endpoints", SortColumn::Ready, "num")}
+                        <th scope="col" class="num">"Rate · 5xx"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -218,15 +227,32 @@ fn ServiceRow(row: ServiceListRow) -> impl IntoView {
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            let sep = (i > 0).then_some(if row.differs { " ≠ " } else { " " });
+            // "≠" links to the drift view of this namespace/name.
+            let sep = (i > 0).then(|| {
+                if row.differs {
+                    let href = crate::pages::drift_href(&row.namespace, &row.name);
+                    leptos::either::Either::Left(view! {
+                        " " <a class="drift-link" href=href title=drift_text.clone()>"≠"</a> " "
+                    })
+                } else {
+                    leptos::either::Either::Right(" ")
+                }
+            });
             view! {
                 {sep}
-                <span class="cluster">{c}</span>
+                <a
+                    class="cluster"
+                    href=crate::model::services::service_href(&c, &row.namespace, &row.name)
+                    title=format!("{} in {c}", row.name)
+                >
+                    {c.clone()}
+                </a>
             }
         })
         .collect_view();
     let differs =
         row.differs.then(|| view! { <span class="visually-hidden">{format!(" ({drift_text})")}</span> });
+    let rate_cell = crate::components::metrics::rate_cell(row.namespace.clone(), row.name.clone());
     view! {
         <tr data-service=key data-clusters=cluster_list data-differs=row.differs.to_string()>
             <td title=row.verdict.clone()>
@@ -239,6 +265,9 @@ fn ServiceRow(row: ServiceListRow) -> impl IntoView {
             <td>{row.type_}</td>
             <td class="mono">{row.ports}</td>
             <td class="num mono">{format!("{}/{}", row.ready, row.total)}</td>
+            <td class="num mono">
+                {rate_cell}
+            </td>
         </tr>
     }
 }

@@ -276,7 +276,10 @@ async fn invalidate_on_rbac_change(client: kube::Client, cluster: String, decisi
     {
         // Metadata only: the rules themselves are the cluster's business.
         let api = Api::<PartialObjectMeta<K>>::all(client.clone());
-        watcher(api, watcher::Config::default()).default_backoff().map(kind_of).boxed()
+        watcher(api, watcher::Config::default())
+            .backoff(crate::watch::backoff::Reconnect::default())
+            .map(kind_of)
+            .boxed()
     }
     let streams = vec![
         changes::<Role>(&client),

@@ -18,8 +18,12 @@ pub struct Facts {
     pub service: ServiceFacts,
     /// Its EndpointSlices.
     pub slices: Vec<EndpointSliceFacts>,
-    /// Pods of the Service's namespace (all of them: unselected pods are what typo hints are made of).
+    /// Pods of the Service's namespace (all of them: unselected pods are what typo hints are made of), or only
+    /// those that matter when [`Facts::pods_in_namespace`] is set.
     pub pods: Vec<PodFacts>,
+    /// How many pods the namespace has, when `pods` holds only some of them (the selected ones, or those with
+    /// labels close to an unmatched selector).
+    pub pods_in_namespace: Option<usize>,
     /// Pods in *other* namespaces whose labels match the Service's selector.
     pub foreign_matches: Vec<PodFacts>,
     /// Nodes of the cluster.

@@ -17,6 +17,7 @@
 //! severity keep the rule order above, so outages come before risks.
 
 pub mod facts;
+pub mod from_rows;
 mod rules;
 #[cfg(test)]
 pub(crate) mod testing;

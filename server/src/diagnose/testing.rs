@@ -154,6 +154,7 @@ pub fn mk_healthy() -> Facts {
         }],
         pods: (1..=3).map(mk_pod).collect(),
         foreign_matches: vec![],
+        pods_in_namespace: None,
         nodes: (1..=3).map(mk_node).collect(),
         namespaces: vec![mk_namespace("shop"), mk_namespace("ingress-nginx")],
         events: vec![],

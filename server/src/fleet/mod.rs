@@ -12,6 +12,7 @@
 
 pub mod impersonate;
 pub mod probe;
+pub mod source;
 
 use std::{
     sync::{
@@ -25,7 +26,7 @@ use rustls_pki_types::{CertificateDer, pem::PemObject};
 use url::Url;
 
 pub use self::impersonate::Impersonation;
-use crate::config::{ClusterConfig, ClusterMode, Credentials};
+use crate::config::{CaSource, ClusterConfig, ClusterMode, Credentials};
 
 /// Connect timeout of the shared clients: a dead cluster fails fast for every caller, not only the probe.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -186,18 +187,32 @@ pub fn kube_config(c: &ClusterConfig) -> Result<kube::Config> {
         url: c.api_url.to_string(),
         source,
     })?;
-    let ca_error =
-        |source| Error::CaFile { cluster: c.name.clone(), path: c.ca_file.display().to_string(), source };
-    let roots = CertificateDer::pem_file_iter(&c.ca_file)
-        .map_err(ca_error)?
-        .map(|cert| cert.map(|der| der.to_vec()))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(ca_error)?;
-
     let mut config = kube::Config::new(uri);
-    config.root_cert = Some(roots);
-    // kube re-reads the file every minute, so a rotated CA is picked up without a restart.
-    config.root_cert_file = Some(c.ca_file.clone());
+    match &c.ca {
+        CaSource::File(path) => {
+            let ca_error =
+                |source| Error::CaFile { cluster: c.name.clone(), path: path.display().to_string(), source };
+            let roots = CertificateDer::pem_file_iter(path)
+                .map_err(ca_error)?
+                .map(|cert| cert.map(|der| der.to_vec()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(ca_error)?;
+            config.root_cert = Some(roots);
+            // kube re-reads the file every minute, so a rotated CA is picked up without a restart.
+            config.root_cert_file = Some(path.clone());
+        }
+        CaSource::Pem(pem) => {
+            let roots = CertificateDer::pem_slice_iter(pem)
+                .map(|cert| cert.map(|der| der.to_vec()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|source| Error::CaFile {
+                    cluster: c.name.clone(),
+                    path: "certificate-authority-data".to_owned(),
+                    source,
+                })?;
+            config.root_cert = Some(roots);
+        }
+    }
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     match &c.credentials {
         Credentials::ClientCert { cert_file, key_file } => {
@@ -208,6 +223,9 @@ pub fn kube_config(c: &ClusterConfig) -> Result<kube::Config> {
         Credentials::TokenFile { token_file } => {
             config.auth_info.token_file = Some(token_file.display().to_string());
         }
+        // kube runs the plugin when it needs credentials and again before they expire.
+        Credentials::Exec(exec) => config.auth_info.exec = Some((**exec).clone()),
+        Credentials::Kubeconfig(user) => config.auth_info = (**user).clone(),
     }
     Ok(config)
 }

@@ -10,6 +10,8 @@
 //! The caller has already kept only the rows the person may read ([`crate::access`]); a kind the person may not
 //! read is passed as `None`, which the verdict turns into [`Health::Unknown`] rather than "not serving".
 
+pub mod drift;
+pub mod findings;
 pub mod list;
 pub mod service;
 

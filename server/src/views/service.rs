@@ -1,18 +1,22 @@
 //! One Service in one cluster → [`ServiceDetail`]: spec, DNS names, resolved target ports, endpoints per zone,
 //! backing pods, verdict and kubectl commands.
 
+pub mod related;
+
 use fleetpane_app::model::services::{
-    BackingPod, ContainerView, DnsKind, DnsName, EndpointView, KubectlCommand, ProbeView, ServiceDetail,
-    ServicePortView, ServiceSpecView, SliceSummary, TargetPortResolution, ZoneSummary,
+    BackingPod, ContainerView, DnsKind, DnsName, EndpointView, Freshness, KubectlCommand, ProbeView,
+    RelatedView, ServiceDetail, ServicePortView, ServiceSpecView, SliceSummary, TargetPortResolution,
+    WorkloadView, ZoneSummary,
 };
+use jiff::Timestamp;
 
 use super::{
     PodMatch, assess, count_endpoints, counted_family, is_headless, is_ready, is_serving,
     load_balancer_pending, selects,
 };
 use crate::watch::rows::{
-    ContainerPortRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NetworkPolicyRow, PdbRow,
-    PodRow, ProbeRow, SERVICE_NAME_LABEL, ServicePortRow, ServiceRow,
+    ContainerPortRow, ContainerRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow,
+    NetworkPolicyRow, PdbRow, PodRow, ProbeRow, SERVICE_NAME_LABEL, ServicePortRow, ServiceRow,
 };
 
 /// What the Service page is built from. Rows are already filtered to what the person may read.
@@ -42,9 +46,25 @@ pub struct ServiceInput<'a> {
     pub pdbs: Option<Vec<&'a PdbRow>>,
 }
 
-/// Builds the Service page.
+/// What the Service page needs besides the rows: the time of the read (for ages) and the owning workloads as
+/// looked up live. The default has neither: no ages, and the workloads as the pods' owners name them.
+#[derive(Clone, Debug, Default)]
+pub struct PageContext {
+    /// When the rows were read; ages are relative to it.
+    pub now: Option<Timestamp>,
+    /// The workloads owning the backing pods, resolved through their ReplicaSets; `None`: not looked up.
+    pub workloads: Option<Vec<WorkloadView>>,
+}
+
+/// Builds the Service page without a clock or live lookups (see [`page`]).
 pub fn detail(input: &ServiceInput<'_>) -> ServiceDetail {
+    page(input, &PageContext::default())
+}
+
+/// Builds the Service page.
+pub fn page(input: &ServiceInput<'_>, ctx: &PageContext) -> ServiceDetail {
     let svc = input.service;
+    let now = ctx.now;
     let slices: Vec<&EndpointSliceRow> = input
         .slices
         .iter()
@@ -57,20 +77,61 @@ pub fn detail(input: &ServiceInput<'_>) -> ServiceDetail {
     let pod_match = input.pods.as_ref().map(|_| PodMatch { matched: u32::try_from(pods.len()).unwrap_or(0) });
     let mut slice_views: Vec<&EndpointSliceRow> = slices.clone();
     slice_views.sort_by(|a, b| a.name.cmp(&b.name));
+    let slice_names: Vec<&str> = slice_views.iter().map(|s| s.name.as_str()).collect();
+    let no_events: Vec<&EventRow> = Vec::new();
+    let events = input.events.as_ref().unwrap_or(&no_events);
+    let workloads = ctx.workloads.clone().unwrap_or_else(|| related::owner_workloads(&pods));
+    let mut spec = spec_view(svc, &slices, input.pods.as_ref().map(|_| pods.as_slice()));
+    if spec.load_balancer_pending {
+        spec.load_balancer_pending_since = svc.created.map(|t| related::when(t, now));
+    }
+    let related = RelatedView {
+        ingresses: input.ingresses.as_ref().map(|i| related::ingresses(svc, i)),
+        http_routes: input.http_routes.as_ref().map(|r| related::http_routes(svc, r)),
+        hpas: input.hpas.as_ref().map(|h| related::hpas(h, &workloads)),
+        pdbs: input.pdbs.as_ref().map(|p| related::pdbs(svc, p, &pods)),
+        network_policies: input
+            .network_policies
+            .as_ref()
+            .map(|n| related::network_policies(svc, n, input.pods.as_ref().map(|_| pods.as_slice()))),
+        workloads,
+    };
     ServiceDetail {
         cluster: input.cluster.to_owned(),
         namespace: svc.namespace.clone(),
         name: svc.name.clone(),
         verdict: assess(svc, counts, pod_match).verdict(),
-        spec: spec_view(svc, &slices, input.pods.as_ref().map(|_| pods.as_slice())),
+        spec,
         dns: dns_names(svc, input.cluster_domain, &slices),
         zones: zone_summary(&slices),
         slices: slice_views.iter().map(|s| slice_summary(s)).collect(),
         endpoints: slice_views.iter().flat_map(|s| endpoint_views(s)).collect(),
-        pods: pods.iter().map(|p| backing_pod(p, &slices)).collect(),
+        pods: pods
+            .iter()
+            .map(|p| BackingPod {
+                created: p.created.map(|t| related::when(t, now)),
+                events: related::pod_events(p, events, now),
+                ..backing_pod(p, &slices)
+            })
+            .collect(),
         kubectl: kubectl_commands(input.cluster, svc),
         endpoints_readable: input.slices.is_some(),
         pods_readable: input.pods.is_some(),
+        generated_at: now.map(|t| related::when(t, None).at).unwrap_or_default(),
+        freshness: Freshness::default(),
+        created: svc.created.map(|t| related::when(t, now)),
+        related,
+        events: input.events.as_ref().map(|e| related::events(svc, &slice_names, &pods, e, now)),
+        findings: super::findings::finding_views(
+            input.cluster,
+            &svc.namespace,
+            &pods.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            &crate::diagnose::from_rows::diagnose_rows(
+                input,
+                &crate::diagnose::from_rows::Surroundings::default(),
+                &crate::diagnose::Thresholds::default(),
+            ),
+        ),
     }
 }
 
@@ -99,10 +160,13 @@ pub fn spec_view(
     pods: Option<&[&PodRow]>,
 ) -> ServiceSpecView {
     let cluster_ips: Vec<String> = svc.cluster_ips.iter().filter(|ip| *ip != "None").cloned().collect();
-    let mut ip_families: Vec<String> = Vec::new();
-    for f in cluster_ips.iter().map(|ip| ip_family(ip)) {
-        if !ip_families.iter().any(|x| x == f) {
-            ip_families.push(f.to_owned());
+    // spec.ipFamilies when set (a headless Service has families but no IPs), else from the IPs.
+    let mut ip_families: Vec<String> = svc.ip_families.clone();
+    if ip_families.is_empty() {
+        for f in cluster_ips.iter().map(|ip| ip_family(ip)) {
+            if !ip_families.iter().any(|x| x == f) {
+                ip_families.push(f.to_owned());
+            }
         }
     }
     let selector: Vec<(String, String)> = svc.selector.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -114,18 +178,25 @@ pub fn spec_view(
         ports: svc
             .ports
             .iter()
-            .map(|p| ServicePortView {
-                name: p.name.clone(),
-                port: p.port,
-                target_port: p.target_port.clone().unwrap_or_else(|| p.port.to_string()),
-                node_port: p.node_port,
-                protocol: protocol(p.protocol.as_deref()).to_owned(),
-                app_protocol: p.app_protocol.clone(),
-                resolution: if svc.type_ == "ExternalName" {
+            .map(|p| {
+                let resolution = if svc.type_ == "ExternalName" {
                     TargetPortResolution::NotChecked { from_endpoints: None }
                 } else {
                     resolve_target_port(p, slices, pods.unwrap_or(&[]))
-                },
+                };
+                ServicePortView {
+                    name: p.name.clone(),
+                    port: p.port,
+                    target_port: p.target_port.clone().unwrap_or_else(|| p.port.to_string()),
+                    node_port: p.node_port,
+                    protocol: protocol(p.protocol.as_deref()).to_owned(),
+                    app_protocol: p.app_protocol.clone(),
+                    probed_by: match &resolution {
+                        TargetPortResolution::Resolved { port, .. } => probed_by(*port, pods.unwrap_or(&[])),
+                        _ => Vec::new(),
+                    },
+                    resolution,
+                }
             })
             .collect(),
         selector_text: selector_text(svc),
@@ -134,6 +205,10 @@ pub fn spec_view(
         external_traffic_policy: svc.external_traffic_policy.clone(),
         internal_traffic_policy: svc.internal_traffic_policy.clone(),
         session_affinity: svc.session_affinity.clone(),
+        session_affinity_timeout: svc.session_affinity_timeout,
+        ip_family_policy: svc.ip_family_policy.clone(),
+        traffic_distribution: svc.traffic_distribution.clone(),
+        load_balancer_pending_since: None,
         load_balancer_ingress: svc.load_balancer_ingress.clone(),
         load_balancer_pending: load_balancer_pending(svc),
         external_name: svc.external_name.clone(),
@@ -328,12 +403,56 @@ fn endpoint_views(s: &EndpointSliceRow) -> impl Iterator<Item = EndpointView> + 
     })
 }
 
-fn probe_view(p: &ProbeRow) -> ProbeView {
+/// A probe, its port resolved against its own container's ports (as the kubelet does: a name must be a
+/// declared port of that container; a number is checked as is).
+pub fn probe_view(p: &ProbeRow, container: &ContainerRow) -> ProbeView {
+    let (resolved_port, port_name) = match p.port.as_deref() {
+        None => (None, None),
+        Some(port) => match port.parse::<i32>() {
+            Ok(n) => (
+                Some(n),
+                container.ports.iter().find(|cp| cp.container_port == n).and_then(|cp| cp.name.clone()),
+            ),
+            Err(_) => match container.ports.iter().find(|cp| cp.name.as_deref() == Some(port)) {
+                Some(cp) => (Some(cp.container_port), Some(port.to_owned())),
+                None => (None, None),
+            },
+        },
+    };
     ProbeView {
         action: p.action.clone(),
         period_seconds: p.period_seconds,
         failure_threshold: p.failure_threshold,
+        kind: p.kind.clone(),
+        port: p.port.clone(),
+        resolved_port,
+        port_name,
+        path: p.path.clone(),
+        scheme: p.scheme.clone(),
+        host: p.host.clone(),
+        command: p.command.clone(),
+        grpc_service: p.grpc_service.clone(),
+        initial_delay_seconds: p.initial_delay_seconds,
+        timeout_seconds: p.timeout_seconds,
+        success_threshold: p.success_threshold,
     }
+}
+
+/// Which probes of the backing containers check container port `port`.
+fn probed_by(port: i32, pods: &[&PodRow]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in pods.iter().flat_map(|p| &p.containers) {
+        for (which, probe) in
+            [("readiness", &c.readiness), ("liveness", &c.liveness), ("startup", &c.startup)]
+        {
+            if probe.as_ref().is_some_and(|p| probe_view(p, c).resolved_port == Some(port))
+                && !out.iter().any(|w| w == which)
+            {
+                out.push(which.to_owned());
+            }
+        }
+    }
+    out
 }
 
 fn backing_pod(p: &PodRow, slices: &[&EndpointSliceRow]) -> BackingPod {
@@ -353,6 +472,8 @@ fn backing_pod(p: &PodRow, slices: &[&EndpointSliceRow]) -> BackingPod {
         pod_ip: p.pod_ip.clone(),
         owner: p.owner.clone(),
         start_time: p.start_time.clone(),
+        created: None,
+        events: Vec::new(),
         containers: p
             .containers
             .iter()
@@ -369,9 +490,9 @@ fn backing_pod(p: &PodRow, slices: &[&EndpointSliceRow]) -> BackingPod {
                         }
                     })
                     .collect(),
-                readiness: c.readiness.as_ref().map(probe_view),
-                liveness: c.liveness.as_ref().map(probe_view),
-                startup: c.startup.as_ref().map(probe_view),
+                readiness: c.readiness.as_ref().map(|p| probe_view(p, c)),
+                liveness: c.liveness.as_ref().map(|p| probe_view(p, c)),
+                startup: c.startup.as_ref().map(|p| probe_view(p, c)),
             })
             .collect(),
     }
@@ -673,6 +794,143 @@ mod tests {
             zones,
             [ZoneSummary { zone: "z1".into(), ready: 1, serving: 2, terminating: 1, total: 2 }]
         );
+    }
+
+    fn mk_probe(kind: &str, port: Option<&str>) -> ProbeRow {
+        ProbeRow {
+            action: format!("{kind} :{}", port.unwrap_or("")),
+            kind: kind.into(),
+            port: port.map(Into::into),
+            period_seconds: 10,
+            failure_threshold: 3,
+            timeout_seconds: 1,
+            success_threshold: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn probes_resolve_ports_against_their_container_and_mark_probed_service_ports() {
+        let mut svc = mk_service("team-a", "checkout");
+        svc.ports = vec![mk_port(Some("http"), 80, Some("http")), mk_port(Some("grpc"), 9090, Some("grpc"))];
+        let mut pod = mk_pod("team-a", "checkout-1", "checkout", &[("http", 8080), ("grpc", 9090)]);
+        let c = &mut pod.containers[0];
+        c.readiness = Some(ProbeRow { path: Some("/healthz".into()), ..mk_probe("httpGet", Some("http")) });
+        c.liveness = Some(mk_probe("tcpSocket", Some("8080")));
+        c.startup = Some(mk_probe("grpc", Some("9090")));
+        let d = detail(&mk_input(&svc, &[], &[&pod]));
+        let c = &d.pods[0].containers[0];
+        let r = c.readiness.as_ref().unwrap();
+        assert_eq!(
+            (r.kind.as_str(), r.resolved_port, r.port_name.as_deref()),
+            ("httpGet", Some(8080), Some("http"))
+        );
+        assert_eq!(r.path.as_deref(), Some("/healthz"));
+        let l = c.liveness.as_ref().unwrap();
+        assert_eq!(
+            (l.resolved_port, l.port_name.as_deref()),
+            (Some(8080), Some("http")),
+            "a number names its port"
+        );
+        assert_eq!(c.startup.as_ref().unwrap().resolved_port, Some(9090));
+        assert_eq!(d.spec.ports[0].probed_by, ["readiness", "liveness"]);
+        assert_eq!(d.spec.ports[1].probed_by, ["startup"]);
+
+        // A named probe port the container does not declare: the probe cannot work.
+        let container = ContainerRow { name: "x".into(), ..Default::default() };
+        let v = probe_view(&mk_probe("httpGet", Some("web")), &container);
+        assert_eq!(v.resolved_port, None);
+        assert!(v.port_problem());
+        // An exec probe has no port, and that is no problem.
+        let exec = probe_view(
+            &ProbeRow { command: vec!["/bin/check".into()], ..mk_probe("exec", None) },
+            &container,
+        );
+        assert!(!exec.port_problem() && exec.command == ["/bin/check"]);
+    }
+
+    #[test]
+    fn spec_families_timeouts_and_pending_since_with_a_clock() {
+        let mut svc = mk_service("db", "pg");
+        svc.cluster_ips = vec!["None".into()];
+        svc.ip_families = vec!["IPv4".into(), "IPv6".into()];
+        svc.ip_family_policy = Some("RequireDualStack".into());
+        svc.session_affinity = Some("ClientIP".into());
+        svc.session_affinity_timeout = Some(600);
+        svc.traffic_distribution = Some("PreferClose".into());
+        let d = detail(&mk_input(&svc, &[], &[]));
+        assert_eq!(d.spec.ip_families, ["IPv4", "IPv6"], "headless: the spec's families, no IPs");
+        assert!(d.spec.cluster_ips.is_empty());
+        assert_eq!(d.spec.session_affinity_timeout, Some(600));
+        assert_eq!(d.spec.traffic_distribution.as_deref(), Some("PreferClose"));
+
+        let mut lb = mk_service("team-a", "frontend");
+        lb.type_ = "LoadBalancer".into();
+        lb.created = Some("2026-11-26T11:50:00Z".parse().unwrap());
+        let now: Timestamp = "2026-11-26T14:00:00Z".parse().unwrap();
+        let d = page(&mk_input(&lb, &[], &[]), &PageContext { now: Some(now), workloads: None });
+        let since = d.spec.load_balancer_pending_since.unwrap();
+        assert_eq!((since.at.as_str(), since.ago.as_str()), ("2026-11-26T11:50:00Z", "2h10m"));
+        assert_eq!(d.generated_at, "2026-11-26T14:00:00Z");
+        assert_eq!(d.created.map(|c| c.ago).as_deref(), Some("2h10m"));
+        // Without a clock: no ages, and not pending once it has an ingress.
+        lb.load_balancer_ingress = vec!["192.0.2.1".into()];
+        let d = detail(&mk_input(&lb, &[], &[]));
+        assert_eq!(d.spec.load_balancer_pending_since, None);
+        assert_eq!(d.created.map(|c| c.ago).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn related_sections_are_none_when_forbidden_and_found_when_readable() {
+        let svc = mk_service("team-a", "checkout");
+        let mut pod = mk_pod("team-a", "checkout-1", "checkout", &[("http", 8080)]);
+        pod.owner = Some("ReplicaSet/checkout-5d5d75d5b5".into());
+        let hpa = HpaRow {
+            namespace: "team-a".into(),
+            name: "checkout".into(),
+            target: "Deployment/checkout".into(),
+            ..Default::default()
+        };
+        let pdb = PdbRow {
+            namespace: "team-a".into(),
+            name: "checkout".into(),
+            selector: "app=checkout".into(),
+            disruptions_allowed: 1,
+            ..Default::default()
+        };
+        let input = ServiceInput {
+            hpas: Some(vec![&hpa]),
+            pdbs: Some(vec![&pdb]),
+            events: None,
+            network_policies: None,
+            ingresses: None,
+            http_routes: None,
+            ..mk_input(&svc, &[], &[&pod])
+        };
+        let d = detail(&input);
+        assert_eq!(d.related.workloads.len(), 1);
+        assert_eq!(d.related.workloads[0].kind, "ReplicaSet");
+        assert_eq!(d.related.hpas.as_ref().map(Vec::len), Some(1), "through the ReplicaSet's name");
+        assert_eq!(d.related.pdbs.as_ref().map(|p| p[0].disruptions_allowed), Some(1));
+        assert_eq!(
+            (d.related.network_policies, d.related.ingresses, d.related.http_routes),
+            (None, None, None)
+        );
+        assert_eq!(d.events, None);
+        // Looked-up workloads replace the owners' names.
+        let ctx = PageContext {
+            now: None,
+            workloads: Some(vec![WorkloadView {
+                kind: "Deployment".into(),
+                name: "checkout".into(),
+                replicas: Some("3/3".into()),
+                pods: 1,
+                note: None,
+            }]),
+        };
+        let d = page(&input, &ctx);
+        assert_eq!(d.related.workloads[0].name, "checkout");
+        assert_eq!(d.related.hpas.map(|h| h.len()), Some(1));
     }
 
     #[test]

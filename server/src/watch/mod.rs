@@ -14,14 +14,19 @@
 //! ```
 //!
 //! Each cache is a [`store::Store`] of trimmed [`rows`] behind a lock, fed by a `kube_runtime::watcher` with
-//! the default backoff and a paged initial list. The typed object is dropped right after conversion, so
-//! managedFields and everything else not in the row never stay in memory. Nothing here decides who may see
+//! a short backoff ([`backoff`]: 0.25 s doubling to 4 s) and a paged initial list. The typed object is
+//! dropped right after conversion, so managedFields and everything else not in the row never stay in memory. Nothing here decides who may see
 //! what: readers filter with [`crate::access`].
 //!
 //! HTTPRoutes are watched as `DynamicObject`s at the version the cluster serves, found through API discovery;
 //! while the Gateway API CRD is absent that cache is live and empty, and discovery is repeated every
 //! [`CRD_RECHECK`].
+//!
+//! After every applied event, relist and sync-state change, a cache sends a [`changes::Change`] notice on the
+//! fleet's broadcast channel ([`Caches::subscribe`]), for live updates.
 
+pub mod backoff;
+pub mod changes;
 pub mod rows;
 pub mod store;
 
@@ -37,8 +42,10 @@ use kube::{
     api::{ApiResource, DynamicObject},
     runtime::{WatchStreamExt, watcher},
 };
+use tokio::sync::broadcast;
 
 use self::{
+    changes::{Change, Changed, Notifier},
     rows::{
         EndpointSliceRow, EventRow, GATEWAY_GROUP, HpaRow, HttpRoute, HttpRouteRow, IngressRow, NamespaceRow,
         NetworkPolicyRow, PdbRow, PodRow, Row, ServiceRow,
@@ -62,17 +69,37 @@ pub const CRD_RECHECK: Duration = Duration::from_secs(300);
 /// One (cluster, kind) cache. Cheap to clone; every clone reads the same rows.
 pub struct Cache<R> {
     store: Arc<RwLock<Store<R>>>,
+    notifier: Notifier,
 }
 
 impl<R> Clone for Cache<R> {
     fn clone(&self) -> Self {
-        Self { store: Arc::clone(&self.store) }
+        Self { store: Arc::clone(&self.store), notifier: self.notifier.clone() }
     }
 }
 
 impl<R: Row> Cache<R> {
-    fn new() -> Self {
-        Self { store: Arc::new(RwLock::new(Store::default())) }
+    /// An empty cache of `cluster` whose changes are announced on `changes`.
+    fn new(cluster: &str, changes: &broadcast::Sender<Change>) -> Self {
+        let kind = <R::Object as kube::Resource>::kind(&());
+        Self {
+            store: Arc::new(RwLock::new(Store::default())),
+            notifier: Notifier::new(cluster, &kind, changes.clone()),
+        }
+    }
+
+    /// Runs `update` on the store and announces the sync-state change it made, if any.
+    fn update<T>(&self, update: impl FnOnce(&mut Store<R>) -> T) -> T {
+        let (out, state_changed) = {
+            let mut store = self.write();
+            let before = std::mem::discriminant(store.state());
+            let out = update(&mut store);
+            (out, before != std::mem::discriminant(store.state()))
+        };
+        if state_changed {
+            self.notifier.send(|| Changed::State);
+        }
+        out
     }
 
     /// A read view. Hold it briefly: the watcher waits for it.
@@ -93,7 +120,7 @@ impl<R: Row> Cache<R> {
     /// Watches `api` until the returned future is dropped, feeding the rows.
     async fn run(self, api: Api<R::Object>, cluster: String) {
         let config = watcher::Config::default().page_size(PAGE_SIZE);
-        self.feed(watcher(api, config).default_backoff(), &cluster, |_| false).await;
+        self.feed(watcher(api, config).backoff(backoff::Reconnect::default()), &cluster, |_| false).await;
     }
 
     /// Feeds the rows from `events` until it ends or an error for which `stop` says so (returned).
@@ -115,7 +142,18 @@ impl<R: Row> Cache<R> {
                 }
             };
             match event {
-                Ok(event) => self.write().apply(&event),
+                Ok(event) => {
+                    self.update(|store| store.apply(&event));
+                    match &event {
+                        watcher::Event::Apply(o) | watcher::Event::Delete(o) => {
+                            self.notifier.send(|| Changed::Object {
+                                namespace: kube::Resource::meta(o).namespace.clone().unwrap_or_default(),
+                            });
+                        }
+                        watcher::Event::InitDone => self.notifier.send(|| Changed::Relisted),
+                        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+                    }
+                }
                 Err(error) => {
                     let (unreachable, detail) = describe(&error);
                     tracing::warn!(
@@ -124,7 +162,7 @@ impl<R: Row> Cache<R> {
                         error = detail,
                         "watch failed"
                     );
-                    self.write().failed(detail, unreachable, jiff::Timestamp::now());
+                    self.update(|store| store.failed(detail, unreachable, jiff::Timestamp::now()));
                     if stop(&error) {
                         return Some(error);
                     }
@@ -216,6 +254,7 @@ impl ClusterCaches {
 #[derive(Clone)]
 pub struct Caches {
     clusters: Arc<BTreeMap<String, ClusterCaches>>,
+    changes: broadcast::Sender<Change>,
     _tasks: Arc<Tasks>,
 }
 
@@ -237,18 +276,20 @@ impl Caches {
     pub fn start(fleet: &Fleet) -> Self {
         let mut clusters = BTreeMap::new();
         let mut tasks = Vec::new();
+        let (changes, _) = broadcast::channel(changes::CAPACITY);
         for cluster in fleet.clusters().iter().filter(|c| c.mode() == ClusterMode::Cached) {
+            let name = cluster.name();
             let caches = ClusterCaches {
-                services: Cache::new(),
-                endpoint_slices: Cache::new(),
-                pods: Cache::new(),
-                namespaces: Cache::new(),
-                events: Cache::new(),
-                network_policies: Cache::new(),
-                ingresses: Cache::new(),
-                hpas: Cache::new(),
-                pdbs: Cache::new(),
-                http_routes: Cache::new(),
+                services: Cache::new(name, &changes),
+                endpoint_slices: Cache::new(name, &changes),
+                pods: Cache::new(name, &changes),
+                namespaces: Cache::new(name, &changes),
+                events: Cache::new(name, &changes),
+                network_policies: Cache::new(name, &changes),
+                ingresses: Cache::new(name, &changes),
+                hpas: Cache::new(name, &changes),
+                pdbs: Cache::new(name, &changes),
+                http_routes: Cache::new(name, &changes),
             };
             tasks.push(spawn(&caches.services, cluster));
             tasks.push(spawn(&caches.endpoint_slices, cluster));
@@ -264,7 +305,17 @@ impl Caches {
             tasks.push(tokio::spawn(run_http_routes(routes, client, name)).abort_handle());
             clusters.insert(cluster.name().to_owned(), caches);
         }
-        Self { clusters: Arc::new(clusters), _tasks: Arc::new(Tasks(tasks)) }
+        Self { clusters: Arc::new(clusters), changes, _tasks: Arc::new(Tasks(tasks)) }
+    }
+
+    /// Every cache's change notices from now on, until the receiver is dropped.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// How many receivers of change notices are open (one per live-update connection).
+    pub fn subscribers(&self) -> usize {
+        self.changes.receiver_count()
     }
 
     /// One cluster's caches.
@@ -307,7 +358,7 @@ async fn run_http_routes(cache: Cache<HttpRouteRow>, client: kube::Client, clust
                 retry = Duration::from_secs(1);
                 let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
                 let config = watcher::Config::default().page_size(PAGE_SIZE);
-                let events = watcher(api, config).default_backoff().map(|event| {
+                let events = watcher(api, config).backoff(backoff::Reconnect::default()).map(|event| {
                     event.map(|e| match e {
                         watcher::Event::Init => watcher::Event::Init,
                         watcher::Event::InitDone => watcher::Event::InitDone,
@@ -320,7 +371,8 @@ async fn run_http_routes(cache: Cache<HttpRouteRow>, client: kube::Client, clust
                 cache.feed(events, &cluster, gone).await;
             }
             Ok(None) => {
-                cache.write().absent();
+                cache.update(Store::absent);
+                cache.notifier.send(|| Changed::Relisted);
                 tokio::time::sleep(CRD_RECHECK).await;
             }
             Err(error) => {
@@ -329,7 +381,7 @@ async fn run_http_routes(cache: Cache<HttpRouteRow>, client: kube::Client, clust
                     other => (true, classify(other).1),
                 };
                 tracing::warn!(cluster, error = detail, "API discovery for HTTPRoutes failed");
-                cache.write().failed(detail, unreachable, jiff::Timestamp::now());
+                cache.update(|store| store.failed(detail, unreachable, jiff::Timestamp::now()));
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(Duration::from_secs(60));
             }
@@ -381,4 +433,72 @@ async fn discover_http_routes(client: &kube::Client) -> kube::Result<Option<ApiR
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::{api::core::v1::Service, apimachinery::pkg::apis::meta::v1::ObjectMeta};
+
+    use super::*;
+
+    fn mk_svc(ns: &str, name: &str) -> Service {
+        Service {
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn drain(rx: &mut broadcast::Receiver<Change>) -> Vec<(String, String, Changed)> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|c| (c.cluster.to_string(), c.kind.to_string(), c.what))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn applied_events_relists_and_state_changes_are_announced() {
+        let (changes, _) = broadcast::channel(changes::CAPACITY);
+        let cache = Cache::<ServiceRow>::new("prod-eu", &changes);
+        let mut rx = changes.subscribe();
+        let events = futures::stream::iter([
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(mk_svc("team-a", "x"))),
+            Ok(watcher::Event::InitDone),
+            Ok(watcher::Event::Apply(mk_svc("team-b", "y"))),
+            Ok(watcher::Event::Delete(mk_svc("team-a", "x"))),
+            Err(watcher::Error::NoResourceVersion),
+            Err(watcher::Error::NoResourceVersion),
+        ]);
+        cache.feed(events, "prod-eu", |_| false).await;
+        let ns = |n: &str| Changed::Object { namespace: n.into() };
+        let got: Vec<Changed> = drain(&mut rx)
+            .into_iter()
+            .map(|(cluster, kind, what)| {
+                assert_eq!((cluster.as_str(), kind.as_str()), ("prod-eu", "Service"));
+                what
+            })
+            .collect();
+        // Syncing -> Live at the end of the list; Live -> Stale at the first failure only.
+        assert_eq!(
+            got,
+            [Changed::State, Changed::Relisted, ns("team-b"), ns("team-a"), Changed::State],
+            "nothing for Init/InitApply, one State per state change"
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_is_sent_without_subscribers_and_each_subscriber_is_counted() {
+        let (changes, _) = broadcast::channel(changes::CAPACITY);
+        let cache = Cache::<ServiceRow>::new("c", &changes);
+        let events = futures::stream::iter([Ok(watcher::Event::Apply(mk_svc("a", "x")))]);
+        cache.feed(events, "c", |_| false).await;
+        assert_eq!(changes.len(), 0, "no notice is queued while nobody listens");
+        let rx = changes.subscribe();
+        assert_eq!(changes.receiver_count(), 1);
+        drop(rx);
+        assert_eq!(changes.receiver_count(), 0);
+    }
 }

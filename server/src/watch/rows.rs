@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use k8s_openapi::{
     api::{
-        core::v1::{Container, Namespace, Pod, Probe, Service, ServicePort},
+        core::v1::{Container, ContainerStatus, Namespace, Pod, Probe, Service, ServicePort},
         discovery::v1::{Endpoint, EndpointPort, EndpointSlice},
     },
     apimachinery::pkg::{
@@ -43,8 +43,11 @@ use k8s_openapi::{
 
 pub use self::{
     event::{EVENT_MAX_AGE, EventRow},
-    gateway::{GATEWAY_GROUP, HttpRoute, HttpRouteRow, HttpRouteRuleRow},
-    network::{BackendRow, IngressRouteRow, IngressRow, NetworkPolicyRow, PolicyRuleRow},
+    gateway::{BackendRefRow, GATEWAY_GROUP, HttpRoute, HttpRouteRow, HttpRouteRuleRow},
+    network::{
+        BackendRow, IngressRouteRow, IngressRow, IpBlockRow, NetworkPolicyRow, PolicyPeerRow, PolicyPortRow,
+        PolicyRuleRow, PortRef, SelectorRequirementRow, SelectorRow,
+    },
     scaling::{ConditionRow, HpaMetricRow, HpaRow, PdbRow},
 };
 
@@ -135,7 +138,23 @@ pub struct ServiceRow {
     pub internal_traffic_policy: Option<String>,
     /// `spec.sessionAffinity`.
     pub session_affinity: Option<String>,
+    /// `spec.sessionAffinityConfig.clientIP.timeoutSeconds`.
+    pub session_affinity_timeout: Option<i32>,
+    /// `spec.ipFamilies`.
+    pub ip_families: Vec<String>,
+    /// `spec.ipFamilyPolicy`.
+    pub ip_family_policy: Option<String>,
+    /// `spec.trafficDistribution`.
+    pub traffic_distribution: Option<String>,
+    /// `metadata.creationTimestamp` (a pending LoadBalancer is pending since then).
+    pub created: Option<Timestamp>,
+    /// The annotation [`DRIFT_EXPECTED_ANNOTATION`] (the only annotation kept): fields whose differences
+    /// between clusters are expected, comma-separated.
+    pub drift_expected: Option<String>,
 }
+
+/// The Service annotation that marks drift fields as expected: `fleetpane.io/drift-expected: "replicas,images"`.
+pub const DRIFT_EXPECTED_ANNOTATION: &str = "fleetpane.io/drift-expected";
 
 /// One port of a Service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -198,6 +217,21 @@ impl From<&Service> for ServiceRow {
             external_traffic_policy: spec.external_traffic_policy,
             internal_traffic_policy: spec.internal_traffic_policy,
             session_affinity: spec.session_affinity,
+            session_affinity_timeout: spec
+                .session_affinity_config
+                .as_ref()
+                .and_then(|c| c.client_ip.as_ref())
+                .and_then(|c| c.timeout_seconds),
+            ip_families: spec.ip_families.unwrap_or_default(),
+            ip_family_policy: spec.ip_family_policy,
+            traffic_distribution: spec.traffic_distribution,
+            created: s.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            drift_expected: s
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(DRIFT_EXPECTED_ANNOTATION))
+                .cloned(),
         }
     }
 }
@@ -240,6 +274,8 @@ pub struct EndpointRow {
     pub hint_zones: Vec<String>,
     /// Topology hints: nodes.
     pub hint_nodes: Vec<String>,
+    /// `hostname` (set for the pods of a StatefulSet's governing Service).
+    pub hostname: Option<String>,
 }
 
 /// One port of a slice.
@@ -276,6 +312,7 @@ impl From<&Endpoint> for EndpointRow {
             }),
             hint_zones: hints.for_zones.into_iter().flatten().map(|z| z.name).collect(),
             hint_nodes: hints.for_nodes.into_iter().flatten().map(|n| n.name).collect(),
+            hostname: e.hostname.clone(),
         }
     }
 }
@@ -328,8 +365,16 @@ pub struct PodRow {
     pub owner: Option<String>,
     /// `status.startTime`, RFC 3339.
     pub start_time: Option<String>,
+    /// `metadata.creationTimestamp` (the pod's age).
+    pub created: Option<Timestamp>,
     /// The containers' ports and probes.
     pub containers: Vec<ContainerRow>,
+    /// Has a deletion timestamp (terminating).
+    pub deleting: bool,
+    /// The scheduler's message while the `PodScheduled` condition is `False`.
+    pub unschedulable: Option<String>,
+    /// When the `Ready` condition last changed (how long it has been ready, or not).
+    pub ready_since: Option<Timestamp>,
 }
 
 /// A container's ports and probes.
@@ -345,6 +390,48 @@ pub struct ContainerRow {
     pub liveness: Option<ProbeRow>,
     /// Startup probe.
     pub startup: Option<ProbeRow>,
+    /// Image.
+    pub image: Option<String>,
+    /// `resources.requests` is set.
+    pub has_requests: bool,
+    /// `resources.limits` is set.
+    pub has_limits: bool,
+    /// From `status.containerStatuses` (default while the pod has none).
+    pub state: ContainerStateRow,
+    /// CPU and memory requests and limits, as numbers (the metrics panel compares usage with them).
+    pub resources: crate::metrics::ResourceAmounts,
+}
+
+/// What the kubelet reports about one container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerStateRow {
+    /// `ready`.
+    pub ready: bool,
+    /// `restartCount`.
+    pub restart_count: i32,
+    /// `state.waiting.reason`: `CrashLoopBackOff`, `ImagePullBackOff`, ...
+    pub waiting_reason: Option<String>,
+    /// `state.waiting.message`.
+    pub waiting_message: Option<String>,
+    /// `lastState.terminated.reason`: `Error`, `OOMKilled`, ...
+    pub last_termination_reason: Option<String>,
+    /// `lastState.terminated.exitCode`.
+    pub last_exit_code: Option<i32>,
+}
+
+impl From<&ContainerStatus> for ContainerStateRow {
+    fn from(s: &ContainerStatus) -> Self {
+        let waiting = s.state.as_ref().and_then(|st| st.waiting.as_ref());
+        let terminated = s.last_state.as_ref().and_then(|st| st.terminated.as_ref());
+        Self {
+            ready: s.ready,
+            restart_count: s.restart_count,
+            waiting_reason: waiting.and_then(|w| w.reason.clone()),
+            waiting_message: waiting.and_then(|w| w.message.clone()),
+            last_termination_reason: terminated.and_then(|t| t.reason.clone()),
+            last_exit_code: terminated.map(|t| t.exit_code),
+        }
+    }
 }
 
 /// A declared container port.
@@ -358,35 +445,73 @@ pub struct ContainerPortRow {
     pub protocol: Option<String>,
 }
 
-/// What a probe checks, in one line: `http GET :8080/healthz`, `tcp :5432`, `grpc :9090`, `exec`.
+/// A probe: what it checks and when.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProbeRow {
-    /// The summary.
+    /// The summary in one line: `http GET :8080/healthz`, `tcp :5432`, `grpc :9090`, `exec`.
     pub action: String,
+    /// `httpGet`, `tcpSocket`, `grpc`, `exec`, or `unknown`.
+    pub kind: String,
+    /// The port as written: a number or a container port name (`httpGet`, `tcpSocket`, `grpc`).
+    pub port: Option<String>,
+    /// `httpGet.path`.
+    pub path: Option<String>,
+    /// `httpGet.scheme` (`HTTP` when unset).
+    pub scheme: Option<String>,
+    /// `httpGet.host` / `tcpSocket.host`, when set (unset: the pod IP).
+    pub host: Option<String>,
+    /// `exec.command`.
+    pub command: Vec<String>,
+    /// `grpc.service`.
+    pub grpc_service: Option<String>,
+    /// `initialDelaySeconds` (default 0).
+    pub initial_delay_seconds: i32,
     /// `periodSeconds` (default 10).
     pub period_seconds: i32,
+    /// `timeoutSeconds` (default 1).
+    pub timeout_seconds: i32,
+    /// `successThreshold` (default 1).
+    pub success_threshold: i32,
     /// `failureThreshold` (default 3).
     pub failure_threshold: i32,
 }
 
 impl From<&Probe> for ProbeRow {
     fn from(p: &Probe) -> Self {
-        let action = if let Some(h) = &p.http_get {
-            format!("http GET :{}{}", port_text(&h.port), h.path.as_deref().unwrap_or("/"))
-        } else if let Some(t) = &p.tcp_socket {
-            format!("tcp :{}", port_text(&t.port))
-        } else if let Some(g) = &p.grpc {
-            format!("grpc :{}", g.port)
-        } else if p.exec.is_some() {
-            "exec".to_owned()
-        } else {
-            "unknown".to_owned()
-        };
-        Self {
-            action,
+        let mut row = Self {
+            initial_delay_seconds: p.initial_delay_seconds.unwrap_or(0),
             period_seconds: p.period_seconds.unwrap_or(10),
+            timeout_seconds: p.timeout_seconds.unwrap_or(1),
+            success_threshold: p.success_threshold.unwrap_or(1),
             failure_threshold: p.failure_threshold.unwrap_or(3),
+            ..Default::default()
+        };
+        if let Some(h) = &p.http_get {
+            row.kind = "httpGet".to_owned();
+            row.port = Some(port_text(&h.port));
+            row.path = h.path.clone();
+            row.scheme = h.scheme.clone();
+            row.host = h.host.clone().filter(|h| !h.is_empty());
+            row.action = format!("http GET :{}{}", port_text(&h.port), h.path.as_deref().unwrap_or("/"));
+        } else if let Some(t) = &p.tcp_socket {
+            row.kind = "tcpSocket".to_owned();
+            row.port = Some(port_text(&t.port));
+            row.host = t.host.clone().filter(|h| !h.is_empty());
+            row.action = format!("tcp :{}", port_text(&t.port));
+        } else if let Some(g) = &p.grpc {
+            row.kind = "grpc".to_owned();
+            row.port = Some(g.port.to_string());
+            row.grpc_service = g.service.clone().filter(|s| !s.is_empty());
+            row.action = format!("grpc :{}", g.port);
+        } else if let Some(e) = &p.exec {
+            row.kind = "exec".to_owned();
+            row.command = e.command.clone().unwrap_or_default();
+            row.action = "exec".to_owned();
+        } else {
+            row.kind = "unknown".to_owned();
+            row.action = "unknown".to_owned();
         }
+        row
     }
 }
 
@@ -407,6 +532,15 @@ impl From<&Container> for ContainerRow {
             readiness: c.readiness_probe.as_ref().map(ProbeRow::from),
             liveness: c.liveness_probe.as_ref().map(ProbeRow::from),
             startup: c.startup_probe.as_ref().map(ProbeRow::from),
+            image: c.image.clone(),
+            has_requests: c
+                .resources
+                .as_ref()
+                .and_then(|r| r.requests.as_ref())
+                .is_some_and(|r| !r.is_empty()),
+            has_limits: c.resources.as_ref().and_then(|r| r.limits.as_ref()).is_some_and(|r| !r.is_empty()),
+            state: ContainerStateRow::default(),
+            resources: crate::metrics::ResourceAmounts::of(c.resources.as_ref()),
         }
     }
 }
@@ -416,6 +550,11 @@ impl From<&Pod> for PodRow {
         let (namespace, name) = ns_name(&p.metadata);
         let status = p.status.as_ref();
         let spec = p.spec.as_ref();
+        let statuses: Vec<&ContainerStatus> =
+            status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().collect();
+        let condition = |type_: &str| {
+            status.and_then(|s| s.conditions.as_ref()).into_iter().flatten().find(|c| c.type_ == type_)
+        };
         Self {
             namespace,
             name,
@@ -437,9 +576,26 @@ impl From<&Pod> for PodRow {
                 .find(|o| o.controller == Some(true))
                 .map(|o| format!("{}/{}", o.kind, o.name)),
             start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0.to_string()),
+            created: p.metadata.creation_timestamp.as_ref().map(|t| t.0),
             containers: spec
-                .map(|s| s.containers.iter().map(ContainerRow::from).collect())
+                .map(|s| {
+                    s.containers
+                        .iter()
+                        .map(|c| {
+                            let mut row = ContainerRow::from(c);
+                            if let Some(st) = statuses.iter().find(|st| st.name == c.name) {
+                                row.state = ContainerStateRow::from(*st);
+                            }
+                            row
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
+            deleting: p.metadata.deletion_timestamp.is_some(),
+            unschedulable: condition("PodScheduled")
+                .filter(|c| c.status == "False")
+                .map(|c| c.message.clone().or_else(|| c.reason.clone()).unwrap_or_default()),
+            ready_since: condition("Ready").and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0),
         }
     }
 }
@@ -487,13 +643,13 @@ pub(crate) mod tests {
     use k8s_openapi::{
         api::{
             core::v1::{
-                ContainerPort, ContainerStatus, HTTPGetAction, LoadBalancerIngress, LoadBalancerStatus,
-                ObjectReference, PodCondition, PodSpec, PodStatus, ServiceSpec, ServiceStatus,
-                TCPSocketAction,
+                ClientIPConfig, ContainerPort, ContainerStatus, ExecAction, GRPCAction, HTTPGetAction,
+                LoadBalancerIngress, LoadBalancerStatus, ObjectReference, PodCondition, PodSpec, PodStatus,
+                ServiceSpec, ServiceStatus, SessionAffinityConfig, TCPSocketAction,
             },
             discovery::v1::{EndpointConditions, EndpointHints, ForZone},
         },
-        apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, OwnerReference},
+        apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, OwnerReference, Time},
     };
 
     use super::*;
@@ -510,7 +666,17 @@ pub(crate) mod tests {
 
     fn mk_service() -> Service {
         Service {
-            metadata: mk_meta("team-a", "checkout", &[("app", "checkout")]),
+            metadata: ObjectMeta {
+                creation_timestamp: Some(Time("2026-01-02T03:04:05Z".parse().unwrap())),
+                annotations: Some(
+                    [
+                        (DRIFT_EXPECTED_ANNOTATION.to_owned(), "replicas,images".to_owned()),
+                        ("other".to_owned(), "dropped".to_owned()),
+                    ]
+                    .into(),
+                ),
+                ..mk_meta("team-a", "checkout", &[("app", "checkout")])
+            },
             spec: Some(ServiceSpec {
                 type_: Some("LoadBalancer".into()),
                 cluster_ip: Some("10.0.0.7".into()),
@@ -526,7 +692,13 @@ pub(crate) mod tests {
                 selector: Some([("app".to_owned(), "checkout".to_owned())].into()),
                 external_traffic_policy: Some("Local".into()),
                 internal_traffic_policy: Some("Cluster".into()),
-                session_affinity: Some("None".into()),
+                session_affinity: Some("ClientIP".into()),
+                session_affinity_config: Some(SessionAffinityConfig {
+                    client_ip: Some(ClientIPConfig { timeout_seconds: Some(600) }),
+                }),
+                ip_families: Some(vec!["IPv4".into(), "IPv6".into()]),
+                ip_family_policy: Some("PreferDualStack".into()),
+                traffic_distribution: Some("PreferClose".into()),
                 ..Default::default()
             }),
             status: Some(ServiceStatus {
@@ -562,7 +734,13 @@ pub(crate) mod tests {
         assert_eq!(row.labels["app"], "checkout");
         assert_eq!(row.load_balancer_ingress, ["192.0.2.1", "lb.example.com"]);
         assert_eq!(row.external_traffic_policy.as_deref(), Some("Local"));
-        assert_eq!(row.session_affinity.as_deref(), Some("None"));
+        assert_eq!(row.session_affinity.as_deref(), Some("ClientIP"));
+        assert_eq!(row.session_affinity_timeout, Some(600));
+        assert_eq!(row.ip_families, ["IPv4", "IPv6"]);
+        assert_eq!(row.ip_family_policy.as_deref(), Some("PreferDualStack"));
+        assert_eq!(row.traffic_distribution.as_deref(), Some("PreferClose"));
+        assert_eq!(row.created, Some("2026-01-02T03:04:05Z".parse().unwrap()));
+        assert_eq!(row.drift_expected.as_deref(), Some("replicas,images"));
     }
 
     #[test]
@@ -570,6 +748,8 @@ pub(crate) mod tests {
         let row = ServiceRow::from(&Service { metadata: mk_meta("ns", "s", &[]), ..Default::default() });
         assert_eq!(row.type_, "ClusterIP");
         assert!(row.cluster_ips.is_empty() && row.ports.is_empty() && row.selector.is_empty());
+        assert!(row.ip_families.is_empty());
+        assert_eq!((row.session_affinity_timeout, row.traffic_distribution, row.created), (None, None, None));
     }
 
     #[test]
@@ -596,6 +776,7 @@ pub(crate) mod tests {
                     for_zones: Some(vec![ForZone { name: "z1".into() }]),
                     ..Default::default()
                 }),
+                hostname: Some("cache-0".into()),
                 ..Default::default()
             }]),
             ports: Some(vec![EndpointPort {
@@ -613,6 +794,7 @@ pub(crate) mod tests {
         assert_eq!((e.ready, e.serving, e.terminating), (Some(true), Some(true), Some(false)));
         assert_eq!(e.target.as_deref(), Some("Pod/team-a/checkout-1"));
         assert_eq!(e.hint_zones, ["z1"]);
+        assert_eq!(e.hostname.as_deref(), Some("cache-0"));
         assert_eq!(row.ports[0].port, Some(8080));
     }
 
@@ -628,6 +810,7 @@ pub(crate) mod tests {
                         ..Default::default()
                     },
                 ]),
+                creation_timestamp: Some(Time("2026-01-02T03:04:00Z".parse().unwrap())),
                 ..mk_meta("team-a", "checkout-1", &[("app", "checkout")])
             },
             spec: Some(PodSpec {
@@ -652,6 +835,15 @@ pub(crate) mod tests {
                         tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(8080), host: None }),
                         period_seconds: Some(5),
                         failure_threshold: Some(1),
+                        initial_delay_seconds: Some(15),
+                        timeout_seconds: Some(2),
+                        success_threshold: Some(1),
+                        ..Default::default()
+                    }),
+                    startup_probe: Some(Probe {
+                        grpc: Some(GRPCAction { port: 9090, service: Some("health".into()) }),
+                        period_seconds: Some(5),
+                        failure_threshold: Some(30),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -688,14 +880,152 @@ pub(crate) mod tests {
         assert_eq!(row.pod_ip.as_deref(), Some("10.1.0.5"));
         assert_eq!(row.owner.as_deref(), Some("ReplicaSet/checkout-7d9"));
         assert_eq!(row.start_time.as_deref(), Some("2026-01-02T03:04:05Z"));
+        assert_eq!(row.created, Some("2026-01-02T03:04:00Z".parse().unwrap()));
         let c = &row.containers[0];
         assert_eq!(c.ports[0].name.as_deref(), Some("web"));
-        assert_eq!(c.readiness.as_ref().unwrap().action, "http GET :web/healthz");
+        let readiness = c.readiness.as_ref().unwrap();
+        assert_eq!(readiness.action, "http GET :web/healthz");
+        assert_eq!(
+            (readiness.kind.as_str(), readiness.port.as_deref(), readiness.path.as_deref()),
+            ("httpGet", Some("web"), Some("/healthz"))
+        );
+        // Kubernetes' defaults where the spec leaves them out.
+        assert_eq!(
+            (
+                readiness.initial_delay_seconds,
+                readiness.period_seconds,
+                readiness.timeout_seconds,
+                readiness.success_threshold,
+                readiness.failure_threshold
+            ),
+            (0, 10, 1, 1, 3)
+        );
         assert_eq!(
             c.liveness,
-            Some(ProbeRow { action: "tcp :8080".into(), period_seconds: 5, failure_threshold: 1 })
+            Some(ProbeRow {
+                action: "tcp :8080".into(),
+                kind: "tcpSocket".into(),
+                port: Some("8080".into()),
+                initial_delay_seconds: 15,
+                period_seconds: 5,
+                timeout_seconds: 2,
+                success_threshold: 1,
+                failure_threshold: 1,
+                ..Default::default()
+            })
         );
-        assert_eq!(c.startup, None);
+        let startup = c.startup.as_ref().unwrap();
+        assert_eq!(
+            (startup.kind.as_str(), startup.port.as_deref(), startup.grpc_service.as_deref()),
+            ("grpc", Some("9090"), Some("health"))
+        );
+        assert_eq!((startup.period_seconds, startup.failure_threshold), (5, 30));
+    }
+
+    #[test]
+    fn exec_and_empty_probes() {
+        let exec = ProbeRow::from(&Probe {
+            exec: Some(ExecAction { command: Some(vec!["/app/healthcheck".into(), "--ready".into()]) }),
+            ..Default::default()
+        });
+        assert_eq!((exec.kind.as_str(), exec.action.as_str()), ("exec", "exec"));
+        assert_eq!(exec.command, ["/app/healthcheck", "--ready"]);
+        assert_eq!(exec.port, None);
+        let empty = ProbeRow::from(&Probe::default());
+        assert_eq!((empty.kind.as_str(), empty.port, empty.command.len()), ("unknown", None, 0));
+    }
+
+    #[test]
+    fn pod_row_keeps_container_states_and_scheduling() {
+        use k8s_openapi::{
+            api::core::v1::{
+                ContainerState, ContainerStateTerminated, ContainerStateWaiting, ResourceRequirements,
+            },
+            apimachinery::pkg::api::resource::Quantity,
+        };
+        let mut pod = mk_pod();
+        let spec = pod.spec.as_mut().unwrap();
+        spec.containers[0].image = Some("registry.example/web:1".into());
+        spec.containers[0].resources = Some(ResourceRequirements {
+            requests: Some([("cpu".to_owned(), Quantity("100m".into()))].into()),
+            ..Default::default()
+        });
+        let status = pod.status.as_mut().unwrap();
+        status.container_statuses = Some(vec![ContainerStatus {
+            name: "web".into(),
+            restart_count: 7,
+            state: Some(ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some("CrashLoopBackOff".into()),
+                    message: Some("back-off 5m0s".into()),
+                }),
+                ..Default::default()
+            }),
+            last_state: Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    reason: Some("OOMKilled".into()),
+                    exit_code: 137,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]);
+        status.conditions = Some(vec![
+            PodCondition {
+                type_: "Ready".into(),
+                status: "False".into(),
+                last_transition_time: Some(Time("2026-01-02T04:00:00Z".parse().unwrap())),
+                ..Default::default()
+            },
+            PodCondition {
+                type_: "PodScheduled".into(),
+                status: "True".into(),
+                message: Some("not shown while scheduled".into()),
+                ..Default::default()
+            },
+        ]);
+        let row = PodRow::from(&pod);
+        let c = &row.containers[0];
+        assert_eq!(c.image.as_deref(), Some("registry.example/web:1"));
+        assert!(c.has_requests && !c.has_limits);
+        assert_eq!(
+            c.state,
+            ContainerStateRow {
+                ready: false,
+                restart_count: 7,
+                waiting_reason: Some("CrashLoopBackOff".into()),
+                waiting_message: Some("back-off 5m0s".into()),
+                last_termination_reason: Some("OOMKilled".into()),
+                last_exit_code: Some(137),
+            }
+        );
+        assert!(!row.ready && !row.deleting);
+        assert_eq!(row.ready_since, Some("2026-01-02T04:00:00Z".parse().unwrap()));
+        assert_eq!(row.unschedulable, None, "PodScheduled is True");
+
+        let pending = Pod {
+            metadata: ObjectMeta {
+                deletion_timestamp: Some(Time("2026-01-02T05:00:00Z".parse().unwrap())),
+                ..mk_meta("ns", "p", &[])
+            },
+            status: Some(PodStatus {
+                phase: Some("Pending".into()),
+                conditions: Some(vec![PodCondition {
+                    type_: "PodScheduled".into(),
+                    status: "False".into(),
+                    reason: Some("Unschedulable".into()),
+                    message: Some("0/4 nodes are available: 4 Insufficient cpu.".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let row = PodRow::from(&pending);
+        assert_eq!(row.unschedulable.as_deref(), Some("0/4 nodes are available: 4 Insufficient cpu."));
+        assert!(row.deleting);
+        assert_eq!(row.ready_since, None);
     }
 
     #[test]

@@ -189,3 +189,36 @@ func cmdCheck(ctx context.Context, args []string) error {
 	}
 	return fleet.Check(ctx, d, os.Stdout)
 }
+
+func cmdScale(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+	dir := dirFlag(fs)
+	o := fleet.ScaleOptions{}
+	fs.IntVar(&o.Services, "services", 2000, "Services per cluster")
+	fs.IntVar(&o.Pods, "pods", 10000, "pods per cluster (spread over the Services)")
+	fs.IntVar(&o.Namespaces, "namespaces", 50, "namespaces per cluster (scale-00, scale-01, ...)")
+	fs.IntVar(&o.Nodes, "nodes", 50, "simulated nodes per cluster (at most 250 pods each)")
+	fs.StringVar(&o.Group, "group", "team-a", "group bound to ClusterRole view in the first --group-namespaces namespaces")
+	fs.IntVar(&o.GroupNamespaces, "group-namespaces", 3, "how many scale namespaces --group may view")
+	fs.IntVar(&o.Workers, "workers", 64, "concurrent requests per cluster")
+	fs.DurationVar(&o.Timeout, "timeout", 20*time.Minute, "how long to wait for every Service to have ready endpoints")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	d, err := stateDir(*dir)
+	if err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	plan, err := fleet.LoadPlan(d)
+	if err != nil {
+		return err
+	}
+	return fleet.Scale(ctx, plan, o, os.Stdout)
+}

@@ -25,6 +25,9 @@ commands:
   env                 print shell exports (FLEETPANE_CONFIG, KUBECONFIG)
   build               build kube-apiserver, kube-controller-manager, kube-scheduler into <dir>/bin
   check               verify the running fleet from outside (pods, EndpointSlices, RBAC)
+  scale [--services N] [--pods N] [--namespaces N] [--nodes N] [--group G] [--group-namespaces N] [--workers N]
+                      add (idempotently) simulated nodes, namespaces, Running pods and Services to every
+                      cluster, for ./dev bench; use it on a fleet of its own (--dir, --port-base)
 
 every command takes --dir DIR (default: $FLEETPANE_TESTENV_DIR, else .testenv at the repository root)
 `
@@ -55,6 +58,8 @@ func main() {
 		err = cmdBuild(ctx, args)
 	case "check":
 		err = cmdCheck(ctx, args)
+	case "scale":
+		err = cmdScale(ctx, args)
 	// Subcommands that `up` runs as detached processes.
 	case "etcd":
 		err = cmdEtcd(ctx, args)

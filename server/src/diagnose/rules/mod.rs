@@ -5,7 +5,7 @@ mod netpol;
 mod pods;
 mod ports;
 mod risk;
-mod selector;
+pub(crate) mod selector;
 mod traffic;
 
 use super::{Ctx, Finding};

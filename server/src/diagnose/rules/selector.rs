@@ -55,7 +55,9 @@ pub(super) fn matches_nothing(ctx: &Ctx<'_>) -> Option<Finding> {
     if !ctx.facts.foreign_matches.is_empty() || scaled_to_zero {
         return None;
     }
-    let in_ns = ctx.facts.pods.iter().filter(|p| p.namespace == ctx.facts.service.namespace).count();
+    let in_ns = ctx.facts.pods_in_namespace.unwrap_or_else(|| {
+        ctx.facts.pods.iter().filter(|p| p.namespace == ctx.facts.service.namespace).count()
+    });
     Some(Finding {
         severity: Severity::Critical,
         code: "selector.matches-nothing",

@@ -176,6 +176,23 @@ pub struct HttpRouteRuleRow {
     pub matches: Vec<String>,
     /// Where it goes: `Service/checkout:80`, with ` weight 10` when set.
     pub backends: Vec<String>,
+    /// The same, structured (what the Service page matches on).
+    pub backend_refs: Vec<BackendRefRow>,
+}
+
+/// One `backendRef` of an HTTPRoute rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendRefRow {
+    /// Kind, `Service` when unset.
+    pub kind: String,
+    /// Namespace, the route's when unset.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Port.
+    pub port: Option<i32>,
+    /// Weight.
+    pub weight: Option<i32>,
 }
 
 fn ref_text(r: &ParentRef, default_kind: &str, namespace: &str) -> String {
@@ -236,6 +253,17 @@ impl From<&HttpRoute> for HttpRouteRow {
                             text.push_str(&format!(" weight {w}"));
                         }
                         text
+                    })
+                    .collect(),
+                backend_refs: rule
+                    .backend_refs
+                    .iter()
+                    .map(|b| BackendRefRow {
+                        kind: b.kind.clone().unwrap_or_else(|| "Service".to_owned()),
+                        namespace: b.namespace.clone().unwrap_or_else(|| namespace.clone()),
+                        name: b.name.clone(),
+                        port: b.port,
+                        weight: b.weight,
                     })
                     .collect(),
             })
@@ -299,6 +327,17 @@ mod tests {
             row.rules[0].backends,
             ["Service/checkout:80 weight 90", "Service/team-b/checkout-next:80 weight 10"]
         );
+        assert_eq!(
+            row.rules[0].backend_refs[1],
+            BackendRefRow {
+                kind: "Service".into(),
+                namespace: "team-b".into(),
+                name: "checkout-next".into(),
+                port: Some(80),
+                weight: Some(10),
+            }
+        );
+        assert_eq!(row.rules[1].backend_refs[0].namespace, "team-a", "unset: the route's namespace");
         assert!(row.rules[1].matches.is_empty());
         assert_eq!(row.rules[1].backends, ["Service/web:8080"]);
         assert_eq!(row.status, ["Gateway/infra/edge: Accepted=True, ResolvedRefs=False"]);

@@ -1,0 +1,569 @@
+//! Cached rows → the doctor's [`Facts`]. Pure: the caller has read (and access-filtered) the rows.
+//!
+//! ```text
+//! ServiceInput (Service, slices, pods, events, policies, ingresses, routes, HPAs, PDBs) ─┐
+//! Surroundings (namespaces with labels, pods elsewhere the selector matches, nodes) ──────┴─► facts() ─► Facts
+//! ```
+//!
+//! Kubernetes defaults are applied here (an omitted targetPort is the port, an unset endpoint `ready` is ready,
+//! a missing protocol is TCP), so the rules never guess. A kind the person may not read (`None`) gives no facts
+//! of that kind: the rules then say nothing about it rather than something wrong. Workloads are not cached, so
+//! [`Facts::workloads`] stays empty (no "scaled to zero" finding yet); owners are resolved from the pods
+//! (a ReplicaSet named `<deployment>-<pod-template-hash>` is its Deployment).
+
+use std::collections::BTreeSet;
+
+use super::{
+    Finding, Thresholds, diagnose,
+    facts::{
+        BackendFacts, ConditionFacts, ContainerFacts, ContainerPortFacts, EndpointFacts, EndpointSliceFacts,
+        EventFacts, EventType, Facts, HpaFacts, IngressRuleFacts, LabelSelector, Labels, NamespaceFacts,
+        NetworkPolicyFacts, NodeFacts, PdbFacts, PeerFacts, PodFacts, PodPhase, PolicyPortFacts, PolicyType,
+        PortRef, Protocol, RouteFacts, RouteKind, SelectorOperator, SelectorRequirement, ServiceFacts,
+        ServicePortFacts, ServiceType, TrafficPolicy, WorkloadRef,
+    },
+    rules::selector::edit_distance,
+};
+use crate::{
+    views::{counted_family, is_ready, is_serving, selects, service::ServiceInput},
+    watch::rows::{
+        ContainerRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NamespaceRow,
+        NetworkPolicyRow, PodRow, PolicyPeerRow, PolicyPortRow, PortRef as RowPortRef, ProbeRow, SelectorRow,
+        ServiceRow,
+    },
+};
+
+/// What the doctor reads besides the Service's own rows. Everything is optional.
+#[derive(Clone, Debug, Default)]
+pub struct Surroundings<'a> {
+    /// The cluster's namespaces with their labels (for NetworkPolicy namespace selectors); empty when the
+    /// person may not list them.
+    pub namespaces: Vec<&'a NamespaceRow>,
+    /// Pods of *other* namespaces (only those the selector matches are kept), for "matches pods only in
+    /// another namespace".
+    pub foreign_pods: Vec<&'a PodRow>,
+    /// The cluster's nodes; empty when unknown.
+    pub nodes: Vec<NodeFacts>,
+}
+
+/// The Service's findings, most severe first. Rules that need a kind the person may not read are left out
+/// (pods unreadable: nothing about selectors matching, pods, ports or policies; EndpointSlices unreadable:
+/// nothing about endpoints), so a missing permission never reads as an outage.
+pub fn diagnose_rows(
+    input: &ServiceInput<'_>,
+    around: &Surroundings<'_>,
+    thresholds: &Thresholds,
+) -> Vec<Finding> {
+    let mut findings = diagnose(&facts_within(input, around, thresholds.typo_distance), thresholds);
+    if input.pods.is_none() {
+        findings.retain(|f| !NEEDS_PODS.iter().any(|p| f.code.starts_with(p)));
+    }
+    if input.slices.is_none() {
+        findings.retain(|f| !NEEDS_ENDPOINTS.iter().any(|p| f.code.starts_with(p)));
+    }
+    findings
+}
+
+/// Finding codes (prefixes) that are only right when the pods are known.
+const NEEDS_PODS: &[&str] = &[
+    "selector.matches",
+    "selector.likely-typo",
+    "selector.multiple-workloads",
+    "selector.manual-endpoints-nowhere",
+    "pods.",
+    "ports.",
+    "netpol.",
+    "risk.no-readiness-probe",
+    "risk.no-resources",
+    "risk.pdb",
+    "risk.hpa",
+];
+
+/// Finding codes (prefixes) that are only right when the EndpointSlices are known.
+const NEEDS_ENDPOINTS: &[&str] = &[
+    "selector.none-and-no-endpoints",
+    "selector.manual-endpoints-nowhere",
+    "pods.only-terminating",
+    "traffic.",
+    "risk.single-zone",
+];
+
+/// The doctor's facts about `input.service`.
+pub fn facts(input: &ServiceInput<'_>, around: &Surroundings<'_>) -> Facts {
+    facts_within(input, around, Thresholds::default().typo_distance)
+}
+
+/// Whether some label is within `distance` edits of a selector term (same key and a close value, or a close
+/// key and the same value): a pod a typo hint could name.
+fn near(selector: &Labels, labels: &Labels, distance: usize) -> bool {
+    let close = |a: &str, b: &str| a.len().abs_diff(b.len()) <= distance && edit_distance(a, b) <= distance;
+    selector
+        .iter()
+        .any(|(k, v)| labels.iter().any(|(pk, pv)| (pk == k && close(pv, v)) || (pv == v && close(pk, k))))
+}
+
+/// [`facts`], keeping of an unmatched selector's namespace only the pods a typo hint (within `typo_distance`)
+/// could name: a large namespace then costs nothing to copy.
+fn facts_within(input: &ServiceInput<'_>, around: &Surroundings<'_>, typo_distance: usize) -> Facts {
+    let svc = input.service;
+    let service = service_facts(svc);
+    let home_pods: Vec<&PodRow> =
+        input.pods.iter().flatten().copied().filter(|p| p.namespace == svc.namespace).collect();
+    let selected: Vec<&PodRow> = home_pods
+        .iter()
+        .copied()
+        .filter(|p| !svc.selector.is_empty() && selects(&svc.selector, &p.labels))
+        .collect();
+    let owners: BTreeSet<String> =
+        selected.iter().filter_map(|p| owner(p)).map(|o| format!("{}/{}", o.kind, o.name)).collect();
+    let foreign_matches = if svc.selector.is_empty() || !selected.is_empty() {
+        Vec::new()
+    } else {
+        around
+            .foreign_pods
+            .iter()
+            .chain(input.pods.iter().flatten())
+            .filter(|p| p.namespace != svc.namespace && selects(&svc.selector, &p.labels))
+            .map(|p| pod_facts(p))
+            .collect()
+    };
+    // The unselected pods only matter when nothing is selected (typo hints, "none of the N pods") or there is
+    // no selector (do hand-made endpoints name live pods?): leaving them out keeps large namespaces cheap.
+    let near_misses: Vec<&PodRow>;
+    let known_pods = if !selected.is_empty() {
+        &selected
+    } else if svc.selector.is_empty() {
+        // Hand-made endpoints: whether the pods they name exist.
+        &home_pods
+    } else {
+        near_misses =
+            home_pods.iter().copied().filter(|p| near(&svc.selector, &p.labels, typo_distance)).collect();
+        &near_misses
+    };
+    let pod_names: BTreeSet<&str> = known_pods.iter().map(|p| p.name.as_str()).collect();
+    Facts {
+        slices: slices(svc, input.slices.iter().flatten().copied()),
+        pods: known_pods.iter().map(|p| pod_facts(p)).collect(),
+        foreign_matches,
+        pods_in_namespace: (known_pods.len() != home_pods.len()).then_some(home_pods.len()),
+        nodes: around.nodes.clone(),
+        namespaces: around
+            .namespaces
+            .iter()
+            .map(|n| NamespaceFacts { name: n.name.clone(), labels: n.labels.clone() })
+            .collect(),
+        events: input
+            .events
+            .iter()
+            .flatten()
+            .filter(|e| is_about(e, svc, &pod_names))
+            .map(|e| event_facts(e))
+            .collect(),
+        network_policies: input
+            .network_policies
+            .iter()
+            .flatten()
+            .filter(|np| np.namespace == svc.namespace)
+            .map(|np| policy_facts(np))
+            .collect(),
+        routes: input
+            .ingresses
+            .iter()
+            .flatten()
+            .map(|i| ingress_facts(i))
+            .chain(input.http_routes.iter().flatten().map(|r| http_route_facts(r)))
+            .filter(|r| r.backends.iter().any(|b| b.namespace == svc.namespace && b.service == svc.name))
+            .collect(),
+        workloads: Vec::new(),
+        hpas: input
+            .hpas
+            .iter()
+            .flatten()
+            .filter(|h| h.namespace == svc.namespace && owners.contains(&h.target))
+            .map(|h| hpa_facts(h))
+            .collect(),
+        pdbs: input
+            .pdbs
+            .iter()
+            .flatten()
+            .filter(|p| p.namespace == svc.namespace)
+            .filter(|p| {
+                let selector = parse_selector(&p.selector);
+                selected.iter().any(|pod| selector.matches(&pod.labels))
+            })
+            .map(|p| PdbFacts {
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+                disruptions_allowed: p.disruptions_allowed,
+                expected_pods: p.expected_pods,
+            })
+            .collect(),
+        metrics: None,
+        ingress_controller: None,
+        service,
+    }
+}
+
+fn protocol(p: Option<&str>) -> Protocol {
+    match p {
+        Some("UDP") => Protocol::Udp,
+        Some("SCTP") => Protocol::Sctp,
+        _ => Protocol::Tcp,
+    }
+}
+
+fn port_ref(s: &str) -> PortRef {
+    s.parse().map_or_else(|_| PortRef::Name(s.to_owned()), PortRef::Number)
+}
+
+fn traffic_policy(p: Option<&str>) -> TrafficPolicy {
+    if p == Some("Local") { TrafficPolicy::Local } else { TrafficPolicy::Cluster }
+}
+
+/// The Service's own facts.
+pub fn service_facts(svc: &ServiceRow) -> ServiceFacts {
+    ServiceFacts {
+        namespace: svc.namespace.clone(),
+        name: svc.name.clone(),
+        type_: match svc.type_.as_str() {
+            "NodePort" => ServiceType::NodePort,
+            "LoadBalancer" => ServiceType::LoadBalancer,
+            "ExternalName" => ServiceType::ExternalName,
+            _ => ServiceType::ClusterIp,
+        },
+        ports: svc
+            .ports
+            .iter()
+            .map(|p| ServicePortFacts {
+                name: p.name.clone().filter(|n| !n.is_empty()),
+                port: p.port,
+                target_port: p.target_port.as_deref().map_or(PortRef::Number(p.port), port_ref),
+                protocol: protocol(p.protocol.as_deref()),
+            })
+            .collect(),
+        selector: (!svc.selector.is_empty()).then(|| svc.selector.clone()),
+        external_name: svc.external_name.clone(),
+        external_traffic_policy: traffic_policy(svc.external_traffic_policy.as_deref()),
+        internal_traffic_policy: traffic_policy(svc.internal_traffic_policy.as_deref()),
+        lb_addresses: svc.load_balancer_ingress.clone(),
+        lb_pending_since: svc.created,
+    }
+}
+
+/// The pod name of an endpoint target `Pod/ns/name`.
+fn target_pod(target: Option<&str>) -> Option<&str> {
+    target?.strip_prefix("Pod/")?.split_once('/').map(|(_, name)| name)
+}
+
+/// The Service's slices of one address family (dual-stack lists every backend once per family).
+fn slices<'a>(svc: &ServiceRow, all: impl Iterator<Item = &'a EndpointSliceRow>) -> Vec<EndpointSliceFacts> {
+    let own: Vec<&EndpointSliceRow> = all
+        .filter(|s| s.namespace == svc.namespace && s.service.as_deref() == Some(svc.name.as_str()))
+        .collect();
+    let Some(family) = counted_family(&own) else { return Vec::new() };
+    own.iter()
+        .filter(|s| s.address_type == family)
+        .map(|s| EndpointSliceFacts {
+            name: s.name.clone(),
+            endpoints: s
+                .endpoints
+                .iter()
+                .map(|e| EndpointFacts {
+                    addresses: e.addresses.clone(),
+                    ready: is_ready(e),
+                    serving: is_serving(e),
+                    terminating: e.terminating.unwrap_or(false),
+                    node: e.node_name.clone(),
+                    zone: e.zone.clone(),
+                    pod: target_pod(e.target.as_deref()).map(str::to_owned),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The workload owning a pod: a ReplicaSet `<name>-<pod-template-hash>` is Deployment `<name>`.
+fn owner(p: &PodRow) -> Option<WorkloadRef> {
+    let (kind, name) = p.owner.as_deref()?.split_once('/')?;
+    if kind == "ReplicaSet"
+        && let Some(hash) = p.labels.get("pod-template-hash")
+        && let Some(deployment) = name.strip_suffix(hash.as_str()).and_then(|n| n.strip_suffix('-'))
+    {
+        return Some(WorkloadRef { kind: "Deployment".into(), name: deployment.to_owned() });
+    }
+    Some(WorkloadRef { kind: kind.to_owned(), name: name.to_owned() })
+}
+
+fn probe_text(p: &ProbeRow) -> String {
+    if p.kind == "exec" && !p.command.is_empty() {
+        format!("exec {}", p.command.join(" "))
+    } else {
+        p.action.clone()
+    }
+}
+
+fn container_facts(c: &ContainerRow) -> ContainerFacts {
+    ContainerFacts {
+        name: c.name.clone(),
+        image: c.image.clone().unwrap_or_default(),
+        ports: c
+            .ports
+            .iter()
+            .map(|p| ContainerPortFacts {
+                name: p.name.clone().filter(|n| !n.is_empty()),
+                port: p.container_port,
+                protocol: protocol(p.protocol.as_deref()),
+            })
+            .collect(),
+        readiness_probe: c.readiness.as_ref().map(probe_text),
+        liveness_probe: c.liveness.as_ref().map(probe_text),
+        has_requests: c.has_requests,
+        has_limits: c.has_limits,
+        ready: c.state.ready,
+        restart_count: u32::try_from(c.state.restart_count).unwrap_or(0),
+        waiting_reason: c.state.waiting_reason.clone(),
+        waiting_message: c.state.waiting_message.clone(),
+        last_termination_reason: c.state.last_termination_reason.clone(),
+        last_exit_code: c.state.last_exit_code,
+    }
+}
+
+fn pod_facts(p: &PodRow) -> PodFacts {
+    PodFacts {
+        namespace: p.namespace.clone(),
+        name: p.name.clone(),
+        labels: p.labels.clone(),
+        phase: match p.phase.as_deref() {
+            Some("Running") => PodPhase::Running,
+            Some("Succeeded") => PodPhase::Succeeded,
+            Some("Failed") => PodPhase::Failed,
+            Some("Unknown") => PodPhase::Unknown,
+            _ => PodPhase::Pending,
+        },
+        ready: p.ready,
+        terminating: p.deleting,
+        node: p.node_name.clone(),
+        owner: owner(p),
+        unschedulable: p.unschedulable.clone(),
+        containers: p.containers.iter().map(container_facts).collect(),
+    }
+}
+
+/// Whether an event is about the Service, one of its slices, or a pod of its namespace.
+fn is_about(e: &EventRow, svc: &ServiceRow, pods: &BTreeSet<&str>) -> bool {
+    if e.object_namespace.as_deref().unwrap_or(&e.namespace) != svc.namespace {
+        return false;
+    }
+    let name = e.object_name.as_deref().unwrap_or_default();
+    match e.object_kind.as_deref() {
+        Some("Service") => name == svc.name,
+        Some("EndpointSlice") => name.starts_with(&svc.name),
+        Some("Pod") => pods.contains(name),
+        _ => false,
+    }
+}
+
+/// An event as the doctor reads it.
+pub fn event_facts(e: &EventRow) -> EventFacts {
+    EventFacts {
+        involved_kind: e.object_kind.clone().unwrap_or_default(),
+        involved_namespace: e.object_namespace.clone().unwrap_or_else(|| e.namespace.clone()),
+        involved_name: e.object_name.clone().unwrap_or_default(),
+        reason: e.reason.clone().unwrap_or_default(),
+        message: e.message.clone().unwrap_or_default(),
+        type_: if e.type_.as_deref() == Some("Warning") { EventType::Warning } else { EventType::Normal },
+        count: u32::try_from(e.count).unwrap_or(1),
+        last_seen: e.last_seen,
+    }
+}
+
+/// Splits on commas outside parentheses: `a=b,c in (d,e)` → `a=b`, `c in (d,e)`.
+fn split_top(s: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(s[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(s[start..].trim());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// Parses a selector in the one-line form of [`crate::watch::rows::selector_text`] (`all` or empty: everything),
+/// as PDB rows keep it. Label keys and values hold no commas, spaces or parentheses, so the form is unambiguous.
+pub fn parse_selector(text: &str) -> LabelSelector {
+    let mut selector = LabelSelector::default();
+    if text.trim() == "all" {
+        return selector;
+    }
+    for part in split_top(text) {
+        let values = |rest: &str| -> Vec<String> {
+            rest.trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+                .map(|v| v.trim().to_owned())
+                .collect()
+        };
+        let requirement = if let Some((key, rest)) = part.split_once(" notin ") {
+            Some((key, SelectorOperator::NotIn, values(rest)))
+        } else if let Some((key, rest)) = part.split_once(" in ") {
+            Some((key, SelectorOperator::In, values(rest)))
+        } else if let Some((key, _)) = part.split_once(' ') {
+            // An operator the API does not know: select nothing rather than everything.
+            Some((key, SelectorOperator::In, Vec::new()))
+        } else if let Some(key) = part.strip_prefix('!') {
+            Some((key, SelectorOperator::DoesNotExist, Vec::new()))
+        } else if let Some((k, v)) = part.split_once('=') {
+            selector.match_labels.insert(k.to_owned(), v.to_owned());
+            None
+        } else {
+            Some((part, SelectorOperator::Exists, Vec::new()))
+        };
+        if let Some((key, operator, values)) = requirement {
+            selector.match_expressions.push(SelectorRequirement { key: key.to_owned(), operator, values });
+        }
+    }
+    selector
+}
+
+fn selector_facts(s: &SelectorRow) -> LabelSelector {
+    LabelSelector {
+        match_labels: s.match_labels.clone(),
+        match_expressions: s
+            .match_expressions
+            .iter()
+            .map(|r| {
+                let operator = match r.operator.as_str() {
+                    "NotIn" => SelectorOperator::NotIn,
+                    "Exists" => SelectorOperator::Exists,
+                    "DoesNotExist" => SelectorOperator::DoesNotExist,
+                    // `In`, and an operator the API does not know: In with its values selects no more than
+                    // the policy would.
+                    _ => SelectorOperator::In,
+                };
+                let values = if matches!(r.operator.as_str(), "In" | "NotIn" | "Exists" | "DoesNotExist") {
+                    r.values.clone()
+                } else {
+                    Vec::new()
+                };
+                SelectorRequirement { key: r.key.clone(), operator, values }
+            })
+            .collect(),
+    }
+}
+
+fn peer_facts(p: &PolicyPeerRow) -> PeerFacts {
+    PeerFacts {
+        pod_selector: p.pod_selector.as_ref().map(selector_facts),
+        namespace_selector: p.namespace_selector.as_ref().map(selector_facts),
+        ip_block: p.ip_block.as_ref().map(|b| b.cidr.clone()),
+    }
+}
+
+fn policy_port_facts(p: &PolicyPortRow) -> PolicyPortFacts {
+    PolicyPortFacts {
+        port: p.port.as_ref().map(|port| match port {
+            RowPortRef::Number(n) => PortRef::Number(*n),
+            RowPortRef::Name(name) => PortRef::Name(name.clone()),
+        }),
+        end_port: p.end_port,
+        protocol: protocol(Some(p.protocol.as_str())),
+    }
+}
+
+fn policy_facts(np: &NetworkPolicyRow) -> NetworkPolicyFacts {
+    NetworkPolicyFacts {
+        namespace: np.namespace.clone(),
+        name: np.name.clone(),
+        pod_selector: selector_facts(&np.selector),
+        policy_types: np
+            .policy_types
+            .iter()
+            .filter_map(|t| match t.as_str() {
+                "Ingress" => Some(PolicyType::Ingress),
+                "Egress" => Some(PolicyType::Egress),
+                _ => None,
+            })
+            .collect(),
+        ingress: np
+            .ingress
+            .iter()
+            .map(|r| IngressRuleFacts {
+                from: r.peer_specs.iter().map(peer_facts).collect(),
+                ports: r.port_specs.iter().map(policy_port_facts).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn ingress_facts(i: &IngressRow) -> RouteFacts {
+    RouteFacts {
+        kind: RouteKind::Ingress,
+        namespace: i.namespace.clone(),
+        name: i.name.clone(),
+        backends: i
+            .routes
+            .iter()
+            .map(|r| &r.backend)
+            .chain(i.default_backend.as_ref())
+            .filter_map(|b| {
+                Some(BackendFacts {
+                    namespace: i.namespace.clone(),
+                    service: b.service.clone()?,
+                    port: b.port.as_deref().map(port_ref),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn http_route_facts(r: &HttpRouteRow) -> RouteFacts {
+    RouteFacts {
+        kind: RouteKind::HttpRoute,
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        backends: r
+            .rules
+            .iter()
+            .flat_map(|rule| &rule.backend_refs)
+            .filter(|b| b.kind == "Service")
+            .map(|b| BackendFacts {
+                namespace: b.namespace.clone(),
+                service: b.name.clone(),
+                port: b.port.map(PortRef::Number),
+            })
+            .collect(),
+    }
+}
+
+fn hpa_facts(h: &HpaRow) -> HpaFacts {
+    HpaFacts {
+        namespace: h.namespace.clone(),
+        name: h.name.clone(),
+        min_replicas: h.min_replicas,
+        max_replicas: h.max_replicas,
+        current_replicas: h.current_replicas.unwrap_or(0),
+        desired_replicas: h.desired_replicas.unwrap_or(0),
+        conditions: h
+            .conditions
+            .iter()
+            .map(|c| ConditionFacts {
+                type_: c.type_.clone(),
+                status: c.status == "True",
+                reason: c.reason.clone().unwrap_or_default(),
+                message: c.message.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

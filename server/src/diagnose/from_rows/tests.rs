@@ -1,0 +1,569 @@
+//! Rows built from real Kubernetes objects (the fixture fleet's shapes), through [`facts`] and the rules: each
+//! broken case beside a healthy look-alike.
+
+use k8s_openapi::{
+    api::{
+        core::v1::{
+            Container, ContainerPort, ContainerState, ContainerStateTerminated, ContainerStateWaiting,
+            ContainerStatus, Event, ExecAction, ObjectReference, Pod, PodCondition, PodSpec, PodStatus,
+            Probe, ResourceRequirements, Service, ServicePort, ServiceSpec,
+        },
+        discovery::v1::{Endpoint, EndpointConditions, EndpointSlice},
+        networking::v1::{
+            NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+        },
+        policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec, PodDisruptionBudgetStatus},
+    },
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{LabelSelector as K8sSelector, OwnerReference, Time},
+        util::intstr::IntOrString,
+    },
+};
+
+use super::*;
+use crate::{
+    diagnose::Severity,
+    watch::rows::{BackendRefRow, HttpRouteRuleRow, PdbRow, Row, tests::mk_meta},
+};
+
+const NS: &str = "team-a";
+
+fn labels(app: &str) -> Vec<(&str, &str)> {
+    vec![("app", app), ("pod-template-hash", "5d5d75d5b5")]
+}
+
+fn mk_service(name: &str, type_: &str, selector: &str, target: IntOrString) -> ServiceRow {
+    ServiceRow::from_object(&Service {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            creation_timestamp: Some(Time("2026-11-26T10:00:00Z".parse().unwrap())),
+            ..mk_meta(NS, name, &[])
+        },
+        spec: Some(ServiceSpec {
+            type_: Some(type_.into()),
+            selector: (!selector.is_empty()).then(|| [("app".to_owned(), selector.to_owned())].into()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: 80,
+                target_port: Some(target),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+/// A running pod `<app>-<i>` of Deployment `<app>` with container port http:8080, an exec readiness probe,
+/// requests and limits; `ready` sets both the pod condition and the container status.
+fn mk_pod(app: &str, i: usize, ready: bool) -> Pod {
+    let status = if ready { "True" } else { "False" };
+    Pod {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            owner_references: Some(vec![OwnerReference {
+                kind: "ReplicaSet".into(),
+                name: format!("{app}-5d5d75d5b5"),
+                controller: Some(true),
+                ..Default::default()
+            }]),
+            ..mk_meta(NS, &format!("{app}-{i}"), &labels(app))
+        },
+        spec: Some(PodSpec {
+            node_name: Some(format!("node-{i}")),
+            containers: vec![Container {
+                name: app.into(),
+                image: Some(format!("fleetpane-demo/{app}:v1")),
+                ports: Some(vec![ContainerPort {
+                    name: Some("http".into()),
+                    container_port: 8080,
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                }]),
+                readiness_probe: Some(Probe {
+                    exec: Some(ExecAction {
+                        command: Some(vec!["/app/healthcheck".into(), "--ready".into()]),
+                    }),
+                    ..Default::default()
+                }),
+                resources: Some(ResourceRequirements {
+                    requests: Some([("cpu".to_owned(), Quantity("100m".into()))].into()),
+                    limits: Some([("memory".to_owned(), Quantity("128Mi".into()))].into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        status: Some(PodStatus {
+            phase: Some("Running".into()),
+            conditions: Some(vec![PodCondition {
+                type_: "Ready".into(),
+                status: status.into(),
+                last_transition_time: Some(Time("2026-11-26T11:00:00Z".parse().unwrap())),
+                ..Default::default()
+            }]),
+            container_statuses: Some(vec![ContainerStatus {
+                name: app.into(),
+                ready,
+                state: Some(ContainerState::default()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+    }
+}
+
+fn pod_row(p: &Pod) -> PodRow {
+    PodRow::from_object(p)
+}
+
+fn mk_slice(svc: &str, app: &str, ready: &[bool]) -> EndpointSliceRow {
+    EndpointSliceRow::from_object(&EndpointSlice {
+        metadata: mk_meta(NS, &format!("{svc}-abcde"), &[(crate::watch::rows::SERVICE_NAME_LABEL, svc)]),
+        address_type: "IPv4".into(),
+        endpoints: Some(
+            ready
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Endpoint {
+                    addresses: vec![format!("10.64.0.{i}")],
+                    conditions: Some(EndpointConditions {
+                        ready: Some(*r),
+                        serving: Some(*r),
+                        terminating: Some(false),
+                    }),
+                    node_name: Some(format!("node-{i}")),
+                    zone: Some(if i % 2 == 0 { "zone-a" } else { "zone-b" }.into()),
+                    target_ref: Some(ObjectReference {
+                        kind: Some("Pod".into()),
+                        namespace: Some(NS.into()),
+                        name: Some(format!("{app}-{i}")),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ports: None,
+    })
+}
+
+fn mk_event(kind: &str, name: &str, reason: &str, message: &str) -> EventRow {
+    EventRow::from_object(&Event {
+        metadata: mk_meta(NS, &format!("{name}.1"), &[]),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        type_: Some("Warning".into()),
+        count: Some(4),
+        last_timestamp: Some(Time("2026-11-26T12:00:00Z".parse().unwrap())),
+        involved_object: ObjectReference {
+            kind: Some(kind.into()),
+            namespace: Some(NS.into()),
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+}
+
+/// The owned rows of one case; [`Case::input`] borrows them.
+struct Case {
+    svc: ServiceRow,
+    slices: Vec<EndpointSliceRow>,
+    pods: Vec<PodRow>,
+    events: Vec<EventRow>,
+    policies: Vec<NetworkPolicyRow>,
+    routes: Vec<HttpRouteRow>,
+    pdbs: Vec<PdbRow>,
+}
+
+impl Case {
+    /// A Service over `n` ready pods of `app`, port 80 → `target`.
+    fn new(name: &str, app: &str, n: usize, target: IntOrString) -> Self {
+        let ready = vec![true; n];
+        Self {
+            svc: mk_service(name, "ClusterIP", app, target),
+            slices: vec![mk_slice(name, app, &ready)],
+            pods: (0..n).map(|i| pod_row(&mk_pod(app, i, true))).collect(),
+            events: vec![],
+            policies: vec![],
+            routes: vec![],
+            pdbs: vec![],
+        }
+    }
+
+    fn input(&self) -> ServiceInput<'_> {
+        ServiceInput {
+            cluster: "prod-eu",
+            cluster_domain: "cluster.local",
+            service: &self.svc,
+            slices: Some(self.slices.iter().collect()),
+            pods: Some(self.pods.iter().collect()),
+            events: Some(self.events.iter().collect()),
+            network_policies: Some(self.policies.iter().collect()),
+            ingresses: Some(vec![]),
+            http_routes: Some(self.routes.iter().collect()),
+            hpas: Some(vec![]),
+            pdbs: Some(self.pdbs.iter().collect()),
+        }
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        diagnose_rows(&self.input(), &Surroundings::default(), &Thresholds::default())
+    }
+
+    fn codes(&self) -> Vec<&'static str> {
+        self.findings().iter().map(|f| f.code).collect()
+    }
+}
+
+fn http() -> IntOrString {
+    IntOrString::String("http".into())
+}
+
+#[test]
+fn healthy_service_has_no_findings_and_maps_every_field() {
+    let case = Case::new("checkout", "checkout", 3, http());
+    assert!(case.findings().is_empty(), "{:#?}", case.findings());
+    let f = facts(&case.input(), &Surroundings::default());
+    assert_eq!(f.service.selector, Some([("app".to_owned(), "checkout".to_owned())].into()));
+    assert_eq!(f.service.ports[0].target_port, PortRef::Name("http".into()));
+    assert_eq!(f.service.lb_pending_since, Some("2026-11-26T10:00:00Z".parse().unwrap()));
+    assert_eq!(f.slices[0].endpoints.len(), 3);
+    assert_eq!(f.slices[0].endpoints[1].pod.as_deref(), Some("checkout-1"));
+    let pod = &f.pods[0];
+    assert_eq!(pod.owner, Some(WorkloadRef { kind: "Deployment".into(), name: "checkout".into() }));
+    assert_eq!(pod.phase, PodPhase::Running);
+    let c = &pod.containers[0];
+    assert_eq!(c.readiness_probe.as_deref(), Some("exec /app/healthcheck --ready"));
+    assert!(c.has_requests && c.has_limits && c.ready);
+    assert_eq!(c.image, "fleetpane-demo/checkout:v1");
+    assert_eq!(
+        c.ports[0],
+        ContainerPortFacts { name: Some("http".into()), port: 8080, protocol: Protocol::Tcp }
+    );
+}
+
+#[test]
+fn orphan_selector_matching_nothing() {
+    let mut case = Case::new("orphan", "inventory", 2, IntOrString::Int(8080));
+    case.svc.selector = [("app".to_owned(), "does-not-exist".to_owned())].into();
+    case.slices = vec![mk_slice("orphan", "x", &[])];
+    let findings = case.findings();
+    assert_eq!(findings[0].code, "selector.matches-nothing", "{findings:#?}");
+    assert_eq!(findings[0].severity, Severity::Critical);
+    assert!(findings[0].title.contains("app=does-not-exist"));
+    // A near miss is called a typo.
+    case.svc.selector = [("app".to_owned(), "inventry".to_owned())].into();
+    assert!(case.codes().contains(&"selector.likely-typo"));
+}
+
+#[test]
+fn pods_of_another_namespace_are_named() {
+    let mut case = Case::new("checkout", "checkout", 2, http());
+    case.slices.clear();
+    for p in &mut case.pods {
+        p.namespace = "team-b".into();
+    }
+    // Only foreign pods in the input: they count as foreign matches, not as the Service's own.
+    assert_eq!(case.codes()[0], "selector.matches-other-namespace");
+    let f = facts(&case.input(), &Surroundings::default());
+    assert!(f.pods.is_empty() && f.foreign_matches.len() == 2);
+    // Also when they come through the surroundings.
+    let foreign = case.pods.clone();
+    case.pods.clear();
+    let around = Surroundings { foreign_pods: foreign.iter().collect(), ..Default::default() };
+    let findings = diagnose_rows(&case.input(), &around, &Thresholds::default());
+    assert_eq!(findings[0].code, "selector.matches-other-namespace");
+}
+
+#[test]
+fn wrong_target_port_beside_the_right_one() {
+    let good = Case::new("inventory", "inventory", 2, IntOrString::Int(8080));
+    assert!(good.findings().is_empty(), "{:#?}", good.findings());
+    let bad = Case::new("wrong-port", "inventory", 2, IntOrString::Int(9999));
+    let findings = bad.findings();
+    assert_eq!(findings[0].code, "ports.target-not-exposed", "{findings:#?}");
+    assert!(findings[0].title.contains("9999"));
+    // A missing *named* port is critical: the endpoints get no port at all.
+    let named = Case::new("named", "inventory", 2, IntOrString::String("web".into()));
+    assert_eq!(named.findings()[0].severity, Severity::Critical);
+}
+
+#[test]
+fn payments_one_pod_failing_readiness_with_its_unhealthy_event() {
+    let mut case = Case::new("payments", "payments", 2, http());
+    case.pods[1] = pod_row(&mk_pod("payments", 1, false));
+    case.slices = vec![mk_slice("payments", "payments", &[true, false])];
+    case.events.push(mk_event(
+        "Pod",
+        "payments-1",
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+    ));
+    // Another pod's and another kind's events are not evidence.
+    case.events.push(mk_event("Pod", "elsewhere-1", "Unhealthy", "not ours"));
+    let findings = case.findings();
+    assert_eq!(findings[0].code, "pods.readiness-failing", "{findings:#?}");
+    assert_eq!(findings[0].severity, Severity::Warning, "one of two still serves");
+    assert!(findings[0].title.contains("1 of 2 pods"), "{}", findings[0].title);
+    assert!(findings[0].evidence.iter().any(|e| e.field == "event Unhealthy" && e.detail.contains("503")));
+    assert!(!findings[0].evidence.iter().any(|e| e.detail.contains("not ours")));
+    // Both failing: critical.
+    case.pods[0] = pod_row(&mk_pod("payments", 0, false));
+    case.slices = vec![mk_slice("payments", "payments", &[false, false])];
+    assert_eq!(case.findings()[0].severity, Severity::Critical);
+}
+
+#[test]
+fn load_balancer_pending_since_creation_beside_one_with_an_address() {
+    let mut case = Case::new("frontend", "frontend", 2, http());
+    case.svc.type_ = "LoadBalancer".into();
+    let findings = case.findings();
+    assert_eq!(findings[0].code, "exposure.lb-pending");
+    assert!(findings[0].title.contains("since 2026-11-26T10:00:00Z"), "{}", findings[0].title);
+    case.svc.load_balancer_ingress = vec!["192.0.2.10".into()];
+    assert!(case.findings().is_empty());
+}
+
+fn set_state(pod: &mut Pod, waiting: Option<&str>, terminated: Option<(&str, i32)>) {
+    let status = pod.status.as_mut().unwrap();
+    let cs = &mut status.container_statuses.as_mut().unwrap()[0];
+    cs.ready = false;
+    cs.restart_count = 5;
+    cs.state = Some(ContainerState {
+        waiting: waiting
+            .map(|r| ContainerStateWaiting { reason: Some(r.into()), message: Some("msg".into()) }),
+        ..Default::default()
+    });
+    cs.last_state = terminated.map(|(reason, code)| ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            reason: Some(reason.into()),
+            exit_code: code,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    status.conditions.as_mut().unwrap()[0].status = "False".into();
+}
+
+#[test]
+fn crash_loop_with_oom_kill_image_pull_and_unschedulable() {
+    let broken = |edit: &dyn Fn(&mut Pod)| {
+        let mut case = Case::new("checkout", "checkout", 2, http());
+        let pods: Vec<PodRow> = (0..2)
+            .map(|i| {
+                let mut p = mk_pod("checkout", i, true);
+                edit(&mut p);
+                pod_row(&p)
+            })
+            .collect();
+        case.pods = pods;
+        case.slices = vec![mk_slice("checkout", "checkout", &[false, false])];
+        case
+    };
+    let crash = broken(&|p| set_state(p, Some("CrashLoopBackOff"), Some(("OOMKilled", 137))));
+    let findings = crash.findings();
+    assert_eq!(
+        findings.iter().map(|f| f.code).collect::<Vec<_>>(),
+        ["pods.crash-loop", "pods.oom-killed"],
+        "{findings:#?}"
+    );
+    assert!(findings[0].title.contains("OOMKilled (exit code 137)"), "{}", findings[0].title);
+
+    let pull = broken(&|p| set_state(p, Some("ImagePullBackOff"), None));
+    assert_eq!(pull.codes()[0], "pods.image-pull");
+    assert!(pull.findings()[0].title.contains("fleetpane-demo/checkout:v1"));
+
+    let pending = broken(&|p| {
+        p.spec.as_mut().unwrap().node_name = None;
+        let status = p.status.as_mut().unwrap();
+        status.phase = Some("Pending".into());
+        status.container_statuses = None;
+        status.conditions = Some(vec![PodCondition {
+            type_: "PodScheduled".into(),
+            status: "False".into(),
+            reason: Some("Unschedulable".into()),
+            message: Some("0/4 nodes are available: 4 Insufficient cpu.".into()),
+            ..Default::default()
+        }]);
+    });
+    let findings = pending.findings();
+    assert_eq!(findings[0].code, "pods.unschedulable", "{findings:#?}");
+    assert!(findings[0].title.contains("Insufficient cpu"));
+}
+
+fn mk_policy(
+    name: &str,
+    pods: &[(&str, &str)],
+    ingress: Option<NetworkPolicyIngressRule>,
+) -> NetworkPolicyRow {
+    let selector = |pairs: &[(&str, &str)]| K8sSelector {
+        match_labels: Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+        match_expressions: None,
+    };
+    NetworkPolicyRow::from_object(&NetworkPolicy {
+        metadata: mk_meta(NS, name, &[]),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(pods)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: ingress.map(|r| vec![r]),
+            ..Default::default()
+        }),
+    })
+}
+
+fn allow_from_frontend(port: i32) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule {
+        from: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(K8sSelector {
+                match_labels: Some([("kubernetes.io/metadata.name".to_owned(), NS.to_owned())].into()),
+                match_expressions: None,
+            }),
+            pod_selector: Some(K8sSelector {
+                match_labels: Some([("app".to_owned(), "frontend".to_owned())].into()),
+                match_expressions: None,
+            }),
+            ip_block: None,
+        }]),
+        ports: Some(vec![NetworkPolicyPort {
+            protocol: Some("TCP".into()),
+            port: Some(IntOrString::Int(port)),
+            end_port: None,
+        }]),
+    }
+}
+
+#[test]
+fn default_deny_alone_beside_default_deny_with_an_allow() {
+    let mut case = Case::new("inventory", "inventory", 2, IntOrString::Int(8080));
+    case.policies.push(mk_policy("default-deny", &[], None));
+    assert_eq!(case.codes()[0], "netpol.denies-all-ingress");
+    case.policies.push(mk_policy("allow-frontend", &[("app", "inventory")], Some(allow_from_frontend(8080))));
+    assert!(case.findings().is_empty(), "{:#?}", case.findings());
+    // Allowing a port nobody listens on.
+    case.policies[1] = mk_policy("allow-frontend", &[("app", "inventory")], Some(allow_from_frontend(9999)));
+    assert_eq!(case.codes(), ["netpol.port-mismatch"]);
+}
+
+#[test]
+fn policy_text_parses_back_to_what_the_policy_says() {
+    let row = mk_policy("p", &[("app", "inventory"), ("tier", "db")], Some(allow_from_frontend(8080)));
+    let f = policy_facts(&row);
+    assert_eq!(f.pod_selector.match_labels.len(), 2);
+    let peer = &f.ingress[0].from[0];
+    assert_eq!(
+        peer.namespace_selector.as_ref().unwrap().match_labels["kubernetes.io/metadata.name"],
+        "team-a"
+    );
+    assert_eq!(peer.pod_selector.as_ref().unwrap().match_labels["app"], "frontend");
+    assert_eq!(
+        f.ingress[0].ports[0],
+        PolicyPortFacts { port: Some(PortRef::Number(8080)), end_port: None, protocol: Protocol::Tcp }
+    );
+
+    let sel = parse_selector("app=web,tier in (a,b),env notin (dev),!canary,team");
+    let labels = |pairs: &[(&str, &str)]| -> crate::diagnose::facts::Labels {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    };
+    assert!(sel.matches(&labels(&[("app", "web"), ("tier", "b"), ("team", "x")])));
+    assert!(!sel.matches(&labels(&[("app", "web"), ("tier", "c"), ("team", "x")])));
+    assert!(!sel.matches(&labels(&[("app", "web"), ("tier", "a"), ("team", "x"), ("canary", "1")])));
+    assert!(parse_selector("").matches(&labels(&[("x", "y")])), "empty selects all");
+    assert!(parse_selector("all").matches(&labels(&[])));
+}
+
+#[test]
+fn routes_to_a_port_the_service_lacks() {
+    let route = |ns: &str, port: i32| HttpRouteRow {
+        namespace: NS.into(),
+        name: "checkout".into(),
+        rules: vec![HttpRouteRuleRow {
+            backend_refs: vec![BackendRefRow {
+                kind: "Service".into(),
+                namespace: ns.into(),
+                name: "checkout".into(),
+                port: Some(port),
+                weight: Some(10),
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut case = Case::new("checkout", "checkout", 2, http());
+    case.routes.push(route(NS, 80));
+    // A route to another namespace's Service of that name is not about this one.
+    case.routes.push(route("team-b", 8080));
+    assert!(case.findings().is_empty(), "{:#?}", case.findings());
+    case.routes.push(route(NS, 8080));
+    let findings = case.findings();
+    assert_eq!(findings[0].code, "exposure.route-missing-port", "{findings:#?}");
+    assert_eq!(findings[0].evidence[0].object.kind, "HTTPRoute");
+}
+
+#[test]
+fn pdb_allowing_no_disruption_only_when_it_selects_the_pods() {
+    let pdb = |selector: &str, allowed: i32| {
+        PdbRow::from_object(&PodDisruptionBudget {
+            metadata: mk_meta(NS, "checkout", &[]),
+            spec: Some(PodDisruptionBudgetSpec {
+                min_available: Some(IntOrString::Int(2)),
+                selector: Some(K8sSelector {
+                    match_labels: Some([("app".to_owned(), selector.to_owned())].into()),
+                    match_expressions: None,
+                }),
+                ..Default::default()
+            }),
+            status: Some(PodDisruptionBudgetStatus {
+                disruptions_allowed: Some(allowed),
+                expected_pods: Some(2),
+                ..Default::default()
+            }),
+        })
+    };
+    let mut case = Case::new("checkout", "checkout", 2, http());
+    case.pdbs.push(pdb("checkout", 1));
+    assert!(case.findings().is_empty());
+    case.pdbs = vec![pdb("other", 0)];
+    assert!(case.findings().is_empty(), "selects other pods");
+    case.pdbs = vec![pdb("checkout", 0)];
+    assert_eq!(case.codes(), ["risk.pdb-no-disruption"]);
+}
+
+#[test]
+fn unreadable_kinds_never_read_as_outages() {
+    let mut case = Case::new("checkout", "checkout", 2, http());
+    case.slices = vec![mk_slice("checkout", "checkout", &[false, false])];
+    case.pods.clear();
+    let input = ServiceInput { pods: None, ..case.input() };
+    let findings = diagnose_rows(&input, &Surroundings::default(), &Thresholds::default());
+    assert!(findings.is_empty(), "pods unknown is not 'matches nothing': {findings:#?}");
+    let input = ServiceInput { pods: Some(vec![]), ..case.input() };
+    assert_eq!(
+        diagnose_rows(&input, &Surroundings::default(), &Thresholds::default())[0].code,
+        "selector.matches-nothing"
+    );
+
+    let mut manual = Case::new("ext", "x", 0, IntOrString::Int(80));
+    manual.svc.selector.clear();
+    manual.slices.clear();
+    assert_eq!(manual.codes(), ["selector.none-and-no-endpoints"]);
+    let input = ServiceInput { slices: None, ..manual.input() };
+    assert!(diagnose_rows(&input, &Surroundings::default(), &Thresholds::default()).is_empty());
+}
+
+#[test]
+fn dual_stack_slices_count_each_backend_once() {
+    let mut case = Case::new("checkout", "checkout", 2, http());
+    let mut v6 = case.slices[0].clone();
+    v6.name = "checkout-v6".into();
+    v6.address_type = "IPv6".into();
+    for e in &mut v6.endpoints {
+        e.ready = Some(false);
+    }
+    case.slices.push(v6);
+    let f = facts(&case.input(), &Surroundings::default());
+    assert_eq!(f.slices.len(), 1);
+    assert_eq!(f.slices[0].endpoints.len(), 2);
+}

@@ -1,0 +1,369 @@
+//! The Service page for one person: the Service and its namespace's rows read concurrently through
+//! [`crate::read`] (the same access decisions as everywhere), the owning workloads looked up live as the person,
+//! then mapped by [`crate::views::service::page`].
+//!
+//! ```text
+//! service_page(who, cluster, ns, name) ─► within `timeout`:
+//!   ├─ read::list_in Services (forbidden / absent → typed error: the page answers 403 / 404)
+//!   ├─ read::list_in EndpointSlices, Pods, Events, NetworkPolicies, Ingresses, HPAs, PDBs   (forbidden → None)
+//!   └─ read::list HTTPRoutes (any namespace may route here)                               (failed → None)
+//!   └─► backing pods' owners ─► GET ReplicaSet → Deployment, StatefulSet, DaemonSet as `who` (forbidden: said so)
+//!   └─► views::service::page ─► ServiceDetail (+ freshness of the caches)
+//! ```
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use fleetpane_app::model::services::{Freshness, ServiceDetail, WorkloadView};
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use kube::Api;
+
+use crate::{
+    access::Access,
+    config::ClusterMode,
+    fleet::{Fleet, Impersonation},
+    read::{self, Kind, Listed},
+    views::service::{PageContext, ServiceInput, backing_pods, page, related},
+    watch::{
+        Caches, ClusterCaches,
+        rows::{
+            EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NetworkPolicyRow, PdbRow, PodRow,
+            ServiceRow,
+        },
+        store::SyncState,
+    },
+};
+
+/// How long the cluster may take to answer before the page says it is unavailable.
+pub const CLUSTER_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Why the page cannot be shown. Every variant is something the person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No cluster has this name.
+    #[error("no cluster is named {0:?}")]
+    UnknownCluster(String),
+    /// The person may not list Services in the namespace.
+    #[error("you can't read Services in {namespace} on {cluster}")]
+    Forbidden {
+        /// The cluster.
+        cluster: String,
+        /// The namespace.
+        namespace: String,
+    },
+    /// No such Service (that the person may see).
+    #[error("there is no Service {namespace}/{name} in {cluster}")]
+    NotFound {
+        /// The cluster.
+        cluster: String,
+        /// The namespace.
+        namespace: String,
+        /// The name.
+        name: String,
+    },
+    /// The cluster did not answer in time.
+    #[error("{cluster} did not answer within {} s", .timeout.as_secs())]
+    Timeout {
+        /// The cluster.
+        cluster: String,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// The cluster could not be read.
+    #[error("{cluster} cannot be read right now")]
+    Read {
+        /// The cluster.
+        cluster: String,
+        /// Why.
+        #[source]
+        source: read::Error,
+    },
+}
+
+/// One namespaced kind in the namespace, `None` when forbidden or failed (logged).
+async fn rows_in<R: Kind>(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    cluster: &str,
+    namespace: &str,
+) -> Option<Vec<Arc<R>>> {
+    match read::list_in::<R>(fleet, caches, access, who, cluster, namespace).await {
+        Ok(listed) => listed.rows(),
+        Err(e) => {
+            let kind = <R::Object as kube::Resource>::kind(&());
+            tracing::warn!(cluster, namespace, kind = kind.as_ref(), error = %e, "not readable for the service page");
+            None
+        }
+    }
+}
+
+/// The rows the page reads, each `None` when the person may not list that kind (or it failed).
+struct PageRows {
+    service: Arc<ServiceRow>,
+    slices: Option<Vec<Arc<EndpointSliceRow>>>,
+    pods: Option<Vec<Arc<PodRow>>>,
+    events: Option<Vec<Arc<EventRow>>>,
+    network_policies: Option<Vec<Arc<NetworkPolicyRow>>>,
+    ingresses: Option<Vec<Arc<IngressRow>>>,
+    http_routes: Option<Vec<Arc<HttpRouteRow>>>,
+    hpas: Option<Vec<Arc<HpaRow>>>,
+    pdbs: Option<Vec<Arc<PdbRow>>>,
+}
+
+async fn read_rows(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<PageRows, Error> {
+    let (services, slices, pods, events, network_policies, ingresses, http_routes, hpas, pdbs) = tokio::join!(
+        read::list_in::<ServiceRow>(fleet, caches, access, who, cluster, namespace),
+        rows_in::<EndpointSliceRow>(fleet, caches, access, who, cluster, namespace),
+        rows_in::<PodRow>(fleet, caches, access, who, cluster, namespace),
+        rows_in::<EventRow>(fleet, caches, access, who, cluster, namespace),
+        rows_in::<NetworkPolicyRow>(fleet, caches, access, who, cluster, namespace),
+        rows_in::<IngressRow>(fleet, caches, access, who, cluster, namespace),
+        read::list::<HttpRouteRow>(fleet, caches, access, who, cluster),
+        rows_in::<HpaRow>(fleet, caches, access, who, cluster, namespace),
+        rows_in::<PdbRow>(fleet, caches, access, who, cluster, namespace),
+    );
+    let services = match services {
+        Ok(Listed::Rows(rows)) => rows,
+        Ok(Listed::Forbidden) => {
+            return Err(Error::Forbidden { cluster: cluster.to_owned(), namespace: namespace.to_owned() });
+        }
+        Err(read::Error::UnknownCluster(c)) => return Err(Error::UnknownCluster(c)),
+        Err(source) => return Err(Error::Read { cluster: cluster.to_owned(), source }),
+    };
+    let service = services.into_iter().find(|s| s.name == name).ok_or_else(|| Error::NotFound {
+        cluster: cluster.to_owned(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    })?;
+    let http_routes = http_routes
+        .inspect_err(|e| tracing::warn!(cluster, error = %e, "httproutes not readable for the service page"))
+        .ok();
+    Ok(PageRows { service, slices, pods, events, network_policies, ingresses, http_routes, hpas, pdbs })
+}
+
+/// `Ok(None)`: absent; `Err(true)`: forbidden; `Err(false)`: failed otherwise.
+async fn get_as<K>(api: Api<K>, name: &str) -> Result<Option<K>, bool>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.get_opt(name).await {
+        Ok(found) => Ok(found),
+        Err(kube::Error::Api(s)) if s.code == 403 => Err(true),
+        Err(e) => {
+            tracing::warn!(error = %e, name, "workload lookup failed");
+            Err(false)
+        }
+    }
+}
+
+fn ratio(ready: Option<i32>, desired: Option<i32>) -> Option<String> {
+    desired.map(|d| format!("{}/{d}", ready.unwrap_or(0)))
+}
+
+/// The owning workloads of `owners` (`(kind, name)` → pods), looked up as `who`: a ReplicaSet's controlling
+/// Deployment, a StatefulSet's or DaemonSet's ready replicas. What cannot be read is shown as named, with why.
+async fn workloads(
+    client: kube::Client,
+    cluster: &str,
+    namespace: &str,
+    owners: BTreeMap<(String, String), u32>,
+) -> Vec<WorkloadView> {
+    let cant = |what: &str| format!("you can't read {what} in {namespace} on {cluster}");
+    let mut out: Vec<WorkloadView> = Vec::new();
+    for ((kind, name), pods) in owners {
+        let mut view =
+            WorkloadView { kind: kind.clone(), name: name.clone(), replicas: None, pods, note: None };
+        match kind.as_str() {
+            "ReplicaSet" => {
+                match get_as(Api::<ReplicaSet>::namespaced(client.clone(), namespace), &name).await {
+                    Ok(Some(rs)) => {
+                        let owner = rs
+                            .metadata
+                            .owner_references
+                            .iter()
+                            .flatten()
+                            .find(|o| o.controller == Some(true) && o.kind == "Deployment")
+                            .map(|o| o.name.clone());
+                        let status = rs.status.as_ref();
+                        view.replicas =
+                            ratio(status.and_then(|s| s.ready_replicas), status.map(|s| s.replicas));
+                        if let Some(deployment) = owner {
+                            view.kind = "Deployment".to_owned();
+                            view.name = deployment.clone();
+                            view.note = Some(format!("through ReplicaSet {name}"));
+                            match get_as(
+                                Api::<Deployment>::namespaced(client.clone(), namespace),
+                                &deployment,
+                            )
+                            .await
+                            {
+                                Ok(Some(d)) => {
+                                    let s = d.status.as_ref();
+                                    view.replicas = ratio(
+                                        s.and_then(|s| s.ready_replicas),
+                                        d.spec.as_ref().and_then(|spec| spec.replicas),
+                                    );
+                                }
+                                Ok(None) => {}
+                                Err(true) => {
+                                    view.note =
+                                        Some(format!("through ReplicaSet {name}; {}", cant("Deployments")));
+                                }
+                                Err(false) => {}
+                            }
+                        }
+                    }
+                    Ok(None) => view.note = Some("its ReplicaSet is gone".to_owned()),
+                    Err(true) => {
+                        view.note = Some(format!("{}: its Deployment is not known", cant("ReplicaSets")));
+                    }
+                    Err(false) => view.note = Some("the ReplicaSet could not be read".to_owned()),
+                }
+            }
+            "StatefulSet" => {
+                match get_as(Api::<StatefulSet>::namespaced(client.clone(), namespace), &name).await {
+                    Ok(Some(s)) => {
+                        view.replicas = ratio(
+                            s.status.as_ref().and_then(|st| st.ready_replicas),
+                            s.spec.as_ref().and_then(|spec| spec.replicas),
+                        );
+                    }
+                    Err(true) => view.note = Some(cant("StatefulSets")),
+                    _ => {}
+                }
+            }
+            "DaemonSet" => match get_as(Api::<DaemonSet>::namespaced(client.clone(), namespace), &name).await
+            {
+                Ok(Some(d)) => {
+                    let s = d.status.as_ref();
+                    view.replicas = ratio(s.map(|s| s.number_ready), s.map(|s| s.desired_number_scheduled));
+                }
+                Err(true) => view.note = Some(cant("DaemonSets")),
+                _ => {}
+            },
+            _ => {}
+        }
+        out.push(view);
+    }
+    out
+}
+
+/// How current the cluster's caches of the kinds the page reads are.
+pub fn freshness(caches: Option<&ClusterCaches>, mode: ClusterMode, now: Timestamp) -> Freshness {
+    let Some(c) = caches.filter(|_| mode == ClusterMode::Cached) else {
+        return Freshness::ReadNow;
+    };
+    let states = c.states();
+    let since = |pick: fn(&SyncState) -> Option<Timestamp>| states.iter().filter_map(|(_, s)| pick(s)).min();
+    if let Some(t) = since(|s| match s {
+        SyncState::Unreachable { since, .. } => Some(*since),
+        _ => None,
+    }) {
+        return Freshness::Unreachable { since: related::when(t, Some(now)) };
+    }
+    if let Some(t) = since(|s| match s {
+        SyncState::Stale { since, .. } => Some(*since),
+        _ => None,
+    }) {
+        return Freshness::Stale { since: related::when(t, Some(now)) };
+    }
+    if states.iter().any(|(_, s)| *s == SyncState::Syncing) { Freshness::Syncing } else { Freshness::Live }
+}
+
+/// Borrows the rows of an `Option<Vec<Arc<R>>>`.
+fn refs<R>(rows: &Option<Vec<Arc<R>>>) -> Option<Vec<&R>> {
+    rows.as_ref().map(|v| v.iter().map(|r| &**r).collect())
+}
+
+/// What the page needs to know about the cluster.
+pub struct Target<'a> {
+    /// The cluster.
+    pub cluster: &'a str,
+    /// Its DNS domain.
+    pub cluster_domain: &'a str,
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The Service's name.
+    pub name: &'a str,
+}
+
+/// The Service page as `who` may see it, within `timeout`.
+pub async fn service_page(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    target: &Target<'_>,
+    timeout: Duration,
+) -> Result<ServiceDetail, Error> {
+    let Target { cluster, cluster_domain, namespace, name } = *target;
+    let c = fleet.get(cluster).ok_or_else(|| Error::UnknownCluster(cluster.to_owned()))?;
+    let timed_out = || Error::Timeout { cluster: cluster.to_owned(), timeout };
+    let started = tokio::time::Instant::now();
+    // Nine concurrent reads make a large future: boxed, so callers' futures stay small.
+    let reads = Box::pin(read_rows(fleet, caches, access, who, cluster, namespace, name));
+    let rows = tokio::time::timeout(timeout, reads).await.map_err(|_| timed_out())??;
+    let now = Timestamp::now();
+    let pods: Option<Vec<&PodRow>> = rows.pods.as_ref().map(|p| p.iter().map(|p| &**p).collect());
+    let backing = backing_pods(&rows.service, pods.iter().flatten().copied());
+    let owners = related::owners(&backing);
+    let workloads = match c.client_as(who) {
+        Ok(client) if !owners.is_empty() => {
+            let left = timeout.saturating_sub(started.elapsed());
+            tokio::time::timeout(left, workloads(client, cluster, namespace, owners)).await.ok()
+        }
+        _ => None,
+    };
+    let input = ServiceInput {
+        cluster,
+        cluster_domain,
+        service: &rows.service,
+        slices: refs(&rows.slices),
+        pods,
+        events: refs(&rows.events),
+        network_policies: refs(&rows.network_policies),
+        ingresses: refs(&rows.ingresses),
+        http_routes: refs(&rows.http_routes),
+        hpas: refs(&rows.hpas),
+        pdbs: refs(&rows.pdbs),
+    };
+    let mut detail = page(&input, &PageContext { now: Some(now), workloads });
+    detail.freshness = freshness(caches.cluster(cluster), c.mode(), now);
+    Ok(detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_without_caches_is_a_live_read() {
+        let now = Timestamp::from_second(1_000).unwrap();
+        assert_eq!(freshness(None, ClusterMode::Cached, now), Freshness::ReadNow);
+        assert_eq!(freshness(None, ClusterMode::ImpersonationOnly, now), Freshness::ReadNow);
+        assert_eq!(ratio(Some(2), Some(3)).as_deref(), Some("2/3"));
+        assert_eq!(ratio(None, Some(3)).as_deref(), Some("0/3"));
+        assert_eq!(ratio(Some(1), None), None);
+    }
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let e = Error::Forbidden { cluster: "prod-eu".into(), namespace: "team-b".into() };
+        assert_eq!(e.to_string(), "you can't read Services in team-b on prod-eu");
+        let e =
+            Error::NotFound { cluster: "prod-eu".into(), namespace: "team-a".into(), name: "nope".into() };
+        assert_eq!(e.to_string(), "there is no Service team-a/nope in prod-eu");
+        let e = Error::Timeout { cluster: "prod-us".into(), timeout: Duration::from_secs(4) };
+        assert_eq!(e.to_string(), "prod-us did not answer within 4 s");
+    }
+}

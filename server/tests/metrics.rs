@@ -1,0 +1,385 @@
+//! Metrics against the local fleet's real Prometheus (one per cluster, scraping testenv's metricsgen).
+//!
+//! ```sh
+//! LEPTOS_OUTPUT_NAME=fleetpane RUSTFLAGS="--cfg erase_components" \
+//!   cargo test -p fleetpane-server --test metrics -- --ignored --test-threads=1
+//! ```
+
+// Test helpers outside #[test] fns: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use fleetpane_app::model::metrics::{DoctorState, Panel, ServiceMetrics};
+use fleetpane_server::{
+    access::{self, Access},
+    config::{ClusterConfig, PrometheusConfig},
+    fleet::{Fleet, Impersonation},
+    metrics::{
+        Metrics,
+        config::{Auth, Endpoint, PresetChoice, Settings},
+        fleet_rates, service_metrics,
+    },
+    observability,
+    watch::Caches,
+};
+
+#[path = "support/fleetenv.rs"]
+mod fleetenv;
+
+use fleetenv::config;
+
+fn alice() -> Impersonation {
+    Impersonation::new("alice@example.com", ["sre"])
+}
+
+fn bob() -> Impersonation {
+    Impersonation::new("bob@example.com", ["team-a"])
+}
+
+/// Fleetpane's pieces for `clusters`, with live caches.
+struct Env {
+    fleet: Fleet,
+    caches: Caches,
+    access: Access,
+    metrics: Metrics,
+}
+
+async fn env_of(clusters: &[ClusterConfig]) -> Env {
+    let fleet = Fleet::from_config(clusters).unwrap();
+    let caches = Caches::start(&fleet);
+    let access = Access::start(&fleet, access::DECISION_TTL);
+    let metrics = Metrics::from_config(clusters).unwrap();
+    assert!(caches.wait_until_live(Duration::from_secs(30)).await, "caches not live within 30 s");
+    Env { fleet, caches, access, metrics }
+}
+
+impl Env {
+    async fn service(
+        &self,
+        who: &Impersonation,
+        cluster: &str,
+        ns: &str,
+        name: &str,
+        range: &str,
+    ) -> ServiceMetrics {
+        self.try_service(who, cluster, ns, name, range).await.unwrap_or_else(|e| panic!("{ns}/{name}: {e}"))
+    }
+
+    async fn try_service(
+        &self,
+        who: &Impersonation,
+        cluster: &str,
+        ns: &str,
+        name: &str,
+        range: &str,
+    ) -> Result<ServiceMetrics, fleetpane_server::metrics::panels::Error> {
+        let now = jiff::Timestamp::now().as_second();
+        service_metrics(
+            &self.fleet,
+            &self.caches,
+            &self.access,
+            &self.metrics,
+            who,
+            cluster,
+            ns,
+            name,
+            range,
+            now,
+        )
+        .await
+    }
+
+    fn sent(&self, cluster: &str) -> u64 {
+        self.metrics.queries_sent().into_iter().find(|(c, _)| c == cluster).map_or(0, |(_, n)| n)
+    }
+}
+
+/// The value of an instant query run directly against `prometheus` at `time`.
+async fn direct(prometheus: &str, query: &str, time: i64) -> Option<f64> {
+    let url = format!("{}/api/v1/query", prometheus.trim_end_matches('/'));
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(&url)
+        .query(&[("query", query), ("time", &time.to_string())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "success", "{query}: {answer}");
+    answer["data"]["result"][0]["value"][1].as_str().map(|v| v.parse().unwrap())
+}
+
+fn close(a: f64, b: f64, what: &str) {
+    let tolerance = 1e-6 * a.abs().max(b.abs()).max(1e-12);
+    assert!((a - b).abs() <= tolerance, "{what}: Fleetpane {a} vs direct {b}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn service_numbers_equal_the_same_promql_run_directly() {
+    let config = config();
+    let env = env_of(&config.clusters).await;
+    let cluster = &config.clusters[0];
+    let prometheus =
+        cluster.prometheus.as_ref().expect("the fleet's clusters have a Prometheus").url.to_string();
+    let m = env.service(&alice(), &cluster.name, "team-a", "checkout", "15m").await;
+    let Panel::Ok { data: t } = &m.traffic else { panic!("no traffic: {:?}", m.traffic) };
+    assert_eq!(t.source, "istio", "detected preset");
+    // The last point is evaluated at the range's end: run the same PromQL, written here by hand, at that time.
+    let sel = r#"reporter="destination",destination_service_namespace="team-a",destination_service_name="checkout""#;
+    let rate =
+        direct(&prometheus, &format!("sum(rate(istio_requests_total{{{sel}}}[1m]))"), m.end).await.unwrap();
+    close(t.rate.last().unwrap(), rate, "rate");
+    assert!((rate - 120.0).abs() < 1.0, "metricsgen serves 120/s for checkout, got {rate}");
+    let share = direct(
+        &prometheus,
+        &format!(
+            r#"sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[1m])) / sum(rate(istio_requests_total{{{sel}}}[1m]))"#
+        ),
+        m.end,
+    )
+    .await
+    .unwrap();
+    close(t.error_share.last().unwrap(), share, "5xx share");
+    assert!((share - 0.001).abs() < 1e-4, "0.1% 5xx, got {share}");
+    for (series, q) in t.latency.iter().zip(["0.5", "0.95", "0.99"]) {
+        let want = direct(
+            &prometheus,
+            &format!(
+                "histogram_quantile({q}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{{{sel}}}[1m]))) / 1000"
+            ),
+            m.end,
+        )
+        .await
+        .unwrap();
+        close(series.last().unwrap(), want, &series.label);
+    }
+    assert!(t.rate.points.len() >= 50, "about 60 points over 15 min: {}", t.rate.points.len());
+
+    let Panel::Ok { data: pods } = &m.resources else { panic!("no resources: {:?}", m.resources) };
+    assert!(!pods.is_empty(), "checkout has backing pods");
+    for p in pods {
+        let memory = direct(
+            &prometheus,
+            &format!(r#"sum(container_memory_working_set_bytes{{namespace="team-a",pod="{}"}})"#, p.pod),
+            m.end,
+        )
+        .await
+        .unwrap();
+        close(p.memory.last().unwrap(), memory, "memory");
+        let cpu = direct(
+            &prometheus,
+            &format!(
+                r#"sum(rate(container_cpu_usage_seconds_total{{namespace="team-a",pod="{}"}}[1m]))"#,
+                p.pod
+            ),
+            m.end,
+        )
+        .await
+        .unwrap();
+        close(p.cpu.last().unwrap(), cpu, "cpu");
+        // The fixture: requests 100m / 128Mi, memory limit 128Mi, no CPU limit.
+        assert_eq!(p.cpu_request, Some(0.1), "{}", p.pod);
+        assert_eq!(p.cpu_limit, None, "{}", p.pod);
+        assert_eq!(p.memory_request, Some(128.0 * 1024.0 * 1024.0), "{}", p.pod);
+        assert_eq!(p.memory_limit, Some(128.0 * 1024.0 * 1024.0), "{}", p.pod);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn fleet_rates_send_exactly_one_query_per_cluster() {
+    let config = config();
+    let env = env_of(&config.clusters).await;
+    let now = jiff::Timestamp::now().as_second();
+    // The first call also detects the preset (cached afterwards).
+    let alice_rates = fleet_rates(&env.fleet, &env.caches, &env.access, &env.metrics, &alice(), now).await;
+    assert!(alice_rates.doctors.is_empty(), "{:?}", alice_rates.doctors);
+    let before: Vec<u64> = config.clusters.iter().map(|c| env.sent(&c.name)).collect();
+    // Bob's scope differs from alice's, so nothing is cached for him: exactly one query per cluster.
+    let bob_rates = fleet_rates(&env.fleet, &env.caches, &env.access, &env.metrics, &bob(), now).await;
+    for (c, before) in config.clusters.iter().zip(before) {
+        assert_eq!(env.sent(&c.name) - before, 1, "{}: queries sent for the list", c.name);
+    }
+    // Asked again at once: answered from the short cache, nothing sent.
+    let again: Vec<u64> = config.clusters.iter().map(|c| env.sent(&c.name)).collect();
+    let cached = fleet_rates(&env.fleet, &env.caches, &env.access, &env.metrics, &bob(), now).await;
+    assert_eq!(cached, bob_rates);
+    assert_eq!(again, config.clusters.iter().map(|c| env.sent(&c.name)).collect::<Vec<_>>(), "cached");
+    let n = config.clusters.len() as f64;
+    let (rate, share) = bob_rates.of("team-a", "checkout").expect("checkout has a rate");
+    assert!((rate - 120.0 * n).abs() < n, "120/s in each cluster, summed: {rate}");
+    assert!((share - 0.001).abs() < 1e-4, "{share}");
+    let (payments, payments_share) = alice_rates.of("team-a", "payments").unwrap();
+    assert!(
+        (payments - 40.0 * n).abs() < n && (payments_share - 0.023).abs() < 1e-3,
+        "{payments} {payments_share}"
+    );
+    // The counter is what /metrics shows.
+    let snapshot =
+        observability::Snapshot { prometheus_queries: env.metrics.queries_sent(), ..Default::default() };
+    let text = observability::render(&snapshot, jiff::Timestamp::now());
+    for c in &config.clusters {
+        let line =
+            format!("fleetpane_prometheus_queries_total{{cluster=\"{}\"}} {}", c.name, env.sent(&c.name));
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn bob_never_gets_team_b_metrics() {
+    let config = config();
+    let env = env_of(&config.clusters).await;
+    let cluster = config.clusters[0].name.clone();
+    let bob = bob();
+    let before = env.sent(&cluster);
+    let m = env.service(&bob, &cluster, "team-b", "inventory", "1h").await;
+    let Panel::Doctor { doctor } = &m.traffic else { panic!("bob got team-b traffic: {m:?}") };
+    assert_eq!(doctor.state, DoctorState::NotAllowed, "{doctor:?}");
+    let Panel::Doctor { doctor } = &m.resources else { panic!("bob got team-b pods: {m:?}") };
+    assert_eq!(doctor.state, DoctorState::NotAllowed, "{doctor:?}");
+    let resources_doctor = match &m.resources {
+        Panel::Doctor { doctor } => doctor.message.clone(),
+        Panel::Ok { .. } => unreachable!(),
+    };
+    assert!(resources_doctor.contains("list pods in team-b"), "{resources_doctor}");
+    assert_eq!(env.sent(&cluster), before, "nothing was asked of Prometheus for team-b");
+
+    // Crafted arguments never reach PromQL: they are refused as bad requests.
+    for (ns, name) in [
+        ("team-a", r#"checkout"} or istio_requests_total{destination_service_namespace="team-b"#),
+        ("team-a", "checkout|~inventory"),
+        ("team-a|team-b", "inventory"),
+        ("team-.*", "inventory"),
+        ("team-a", "checkout\"}"),
+        ("team-a\"}", "checkout"),
+    ] {
+        let e = env.try_service(&bob, &cluster, ns, name, "1h").await.err();
+        assert!(
+            matches!(e, Some(fleetpane_server::metrics::panels::Error::BadRequest(_))),
+            "{ns}/{name}: {e:?}"
+        );
+    }
+    for range in ["2h", "", "1h; drop", "15m\""] {
+        let e = env.try_service(&bob, &cluster, "team-a", "checkout", range).await.err();
+        assert!(
+            matches!(e, Some(fleetpane_server::metrics::panels::Error::BadRequest(_))),
+            "{range:?}: {e:?}"
+        );
+    }
+    assert_eq!(env.sent(&cluster), before, "no crafted query was sent");
+
+    // His own namespace works; the list holds only what he may read.
+    let own = env.service(&bob, &cluster, "team-a", "checkout", "1h").await;
+    assert!(matches!(own.traffic, Panel::Ok { .. }), "{:?}", own.traffic);
+    let rates = fleet_rates(
+        &env.fleet,
+        &env.caches,
+        &env.access,
+        &env.metrics,
+        &bob,
+        jiff::Timestamp::now().as_second(),
+    )
+    .await;
+    assert!(rates.of("team-a", "checkout").is_some());
+    assert!(rates.rates.iter().all(|r| r.namespace != "team-b"), "{:?}", rates.rates);
+    let alice = fleet_rates(
+        &env.fleet,
+        &env.caches,
+        &env.access,
+        &env.metrics,
+        &alice(),
+        jiff::Timestamp::now().as_second(),
+    )
+    .await;
+    assert!(alice.of("team-b", "inventory").is_some(), "alice (sre) does see team-b: the test can fail");
+}
+
+/// `cluster` with its Prometheus at `url` (auto preset, `timeout`).
+fn with_prometheus(mut cluster: ClusterConfig, url: &str, timeout: Duration) -> ClusterConfig {
+    let url: url::Url = url.parse().unwrap();
+    cluster.prometheus = Some(PrometheusConfig {
+        url: url.clone(),
+        settings: Settings {
+            endpoint: Endpoint::Direct(url),
+            auth: Auth::None,
+            preset: PresetChoice::Auto,
+            timeout,
+        },
+    });
+    cluster
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn a_stopped_prometheus_is_diagnosed_unreachable_within_2_s() {
+    let config = config();
+    // Nothing listens on a port that was just bound and released: a stopped Prometheus.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+    let dead = with_prometheus(
+        config.clusters[0].clone(),
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_secs(2),
+    );
+    let env = env_of(std::slice::from_ref(&dead)).await;
+    let started = Instant::now();
+    let m = env.service(&alice(), &dead.name, "team-a", "checkout", "1h").await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let Panel::Doctor { doctor } = &m.traffic else { panic!("{:?}", m.traffic) };
+    assert_eq!(doctor.state, DoctorState::Unreachable, "{doctor:?}");
+    assert!(doctor.message.contains(&format!("127.0.0.1:{port}")), "{}", doctor.message);
+    assert!(doctor.fix.contains("url"), "{}", doctor.fix);
+
+    // A Prometheus that accepts and never answers: the timeout (1 s here) bounds the wait.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = format!("http://{}", listener.local_addr().unwrap());
+    let _held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let hanging = with_prometheus(config.clusters[0].clone(), &silent, Duration::from_secs(1));
+    let env = env_of(std::slice::from_ref(&hanging)).await;
+    let started = Instant::now();
+    let m = env.service(&alice(), &hanging.name, "team-a", "checkout", "1h").await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let Panel::Doctor { doctor } = &m.traffic else { panic!("{:?}", m.traffic) };
+    assert_eq!(doctor.state, DoctorState::Unreachable, "{doctor:?}");
+    assert!(doctor.message.contains("no answer within"), "{}", doctor.message);
+
+    // No Prometheus configured at all.
+    let mut none = config.clusters[0].clone();
+    none.prometheus = None;
+    let env = env_of(&[none.clone()]).await;
+    let m = env.service(&alice(), &none.name, "team-a", "checkout", "1h").await;
+    let Panel::Doctor { doctor } = &m.traffic else { panic!("{:?}", m.traffic) };
+    assert_eq!(doctor.state, DoctorState::NotConfigured);
+}
+
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn a_preset_without_series_says_which_metric_it_looked_for() {
+    let config = config();
+    let mut cluster = config.clusters[0].clone();
+    let p = cluster.prometheus.as_mut().unwrap();
+    p.settings.preset = PresetChoice::Fixed(fleetpane_server::metrics::presets::Source::Preset(
+        fleetpane_server::metrics::presets::Preset::Linkerd,
+    ));
+    let env = env_of(&[cluster.clone()]).await;
+    let m = env.service(&alice(), &cluster.name, "team-a", "checkout", "15m").await;
+    let Panel::Doctor { doctor } = &m.traffic else { panic!("{:?}", m.traffic) };
+    assert_eq!(doctor.state, DoctorState::NoSeries, "{doctor:?}");
+    assert!(
+        doctor.message.contains("response_total") && doctor.message.contains("linkerd"),
+        "{}",
+        doctor.message
+    );
+    // CPU and memory do not depend on the preset.
+    assert!(matches!(m.resources, Panel::Ok { .. }), "{:?}", m.resources);
+}
