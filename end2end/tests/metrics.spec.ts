@@ -3,8 +3,12 @@
 // Screenshots of the charts are saved as test artifacts.
 import { expect, test, type Page } from '@playwright/test';
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
 import { signIn } from './auth';
 import AxeBuilder from '@axe-core/playwright';
+import { testenv, testenvDir } from './fleet';
 
 import { watchConsole } from './page';
 
@@ -118,4 +122,46 @@ test('the Services list shows the current rate and 5xx share', async ({ page }) 
   // 120/s in each of the three clusters.
   expect(Number(await row.locator('.rate').getAttribute('data-rate'))).toBeCloseTo(360, -1);
   expect(errors, errors.join('\n')).toEqual([]);
+});
+
+test('Prometheus stopped: the rest of the page renders within 2 s and the doctor says unreachable', async ({
+  page,
+}, testInfo) => {
+  // Stop staging's real Prometheus (testenv started it; its PID is in testenv's pidfile), and always start it
+  // again with `testenv up` (idempotent: it starts only what is missing).
+  const pidfile = path.join(testenvDir, 'staging', 'prometheus', 'prometheus.pid');
+  // The pidfile holds the PID, then the program (testenv checks both before it signals a PID).
+  const pid = Number(readFileSync(pidfile, 'utf8').split('\n')[0].trim());
+  expect(pid).toBeGreaterThan(1);
+  await signIn(page, 'alice@example.com', '/whoami');
+  try {
+    process.kill(pid, 'SIGTERM');
+    await expect
+      .poll(() => {
+        try {
+          process.kill(pid, 0);
+          return 'running';
+        } catch {
+          return 'stopped';
+        }
+      }, { timeout: 10_000 })
+      .toBe('stopped');
+
+    const started = Date.now();
+    const response = await page.goto('/c/staging/ns/team-a/svc/checkout');
+    const took = Date.now() - started;
+    expect(response?.status()).toBe(200);
+    expect(took, `server-rendered page took ${took} ms`).toBeLessThan(2000);
+    // The rest of the page is there (server-rendered, not waiting for Prometheus) ...
+    await expect(page.locator('section#endpoints')).toBeVisible();
+    await expect(page.locator('section#pods')).toBeVisible();
+    // ... and the traffic section says why it is empty, and what to check.
+    const doctor = traffic(page).locator('.doctor').first();
+    await expect(doctor).toHaveAttribute('data-doctor', 'Unreachable');
+    await expect(doctor).toContainText('Prometheus unreachable');
+    await expect(doctor.locator('.fix')).toContainText('What to do');
+    await traffic(page).screenshot({ path: testInfo.outputPath('traffic-prometheus-stopped.png') });
+  } finally {
+    testenv('up');
+  }
 });
