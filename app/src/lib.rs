@@ -25,7 +25,7 @@ use leptos_router::{
 };
 
 use crate::{
-    components::UserMenu,
+    components::{QuickSwitcher, UserMenu},
     pages::{
         DriftListPage, DriftServicePage, HomePage, NotFound, ReachPage, ServicePage, ServicesPage,
         StatusPage, TriagePage, WhoAmIPage,
@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <A href="/status">"Status"</A>
                     <A href="/whoami">"Who am I"</A>
                 </nav>
+                <QuickSwitcher/>
                 <UserMenu/>
             </header>
             <main id="main">

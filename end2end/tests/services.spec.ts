@@ -83,3 +83,115 @@ test('bob sees only team-a Services', async ({ page }, testInfo) => {
   expect(await seriousAxeFindings(page)).toEqual([]);
   expect(errors).toEqual([]);
 });
+
+test('alice narrows the list with the cluster and type dropdowns; the URL and the rows follow', async ({ page }) => {
+  await signIn(page, 'alice@example.com', '/services');
+  const errors = watchConsole(page);
+  const cluster = page.getByLabel('Cluster', { exact: true });
+  const type = page.getByLabel('Type', { exact: true });
+  // The options come with the page: every configured cluster, and the types present.
+  const clusterOptions = await cluster.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(clusterOptions).toEqual(['', ...fleet.clusters.map((c) => c.name)]);
+  await expect(type.locator('option[value="LoadBalancer"]')).toHaveCount(1);
+
+  // Picking applies at once once hydrated (retry until the page is), and empty filters stay out of the URL.
+  await expect(async () => {
+    await cluster.selectOption('staging');
+    await expect(page).toHaveURL(/\/services\?cluster=staging$/, { timeout: 1000 });
+  }).toPass();
+  await expect(page.getByLabel('Cluster', { exact: true })).toHaveValue('staging');
+  await page.getByLabel('Type', { exact: true }).selectOption('LoadBalancer');
+  await expect(page).toHaveURL(/\/services\?cluster=staging&type=LoadBalancer$/);
+  await expect(service(page, 'team-a/frontend')).toBeVisible();
+  await expect(page.getByLabel('Type', { exact: true })).toHaveValue('LoadBalancer');
+  const rows = page.locator('tbody tr[data-service]');
+  const clusters = await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-clusters') ?? ''));
+  expect(clusters.length).toBeGreaterThan(0);
+  expect(clusters.filter((c) => !c.split(' ').includes('staging'))).toEqual([]);
+  // ClusterIP Services such as checkout are gone.
+  await expect(service(page, 'team-a/checkout')).toHaveCount(0);
+
+  // The same filters work as a plain GET (no JavaScript): the options come selected in the HTML.
+  const res = await page.request.get('/services?q=&cluster=staging&namespace=&type=LoadBalancer&health=');
+  expect(res.status()).toBe(200);
+  const html = await res.text();
+  expect(html).toContain('data-service="team-a/frontend"');
+  expect(html).not.toContain('data-service="team-a/checkout"');
+  expect(html).toMatch(/<option value="staging" selected/);
+  // A bad filter value: 400 saying why.
+  const bad = await page.request.get('/services?cluster=mars');
+  expect(bad.status()).toBe(400);
+  expect(await bad.text()).toContain('unknown cluster');
+  expect(errors).toEqual([]);
+});
+
+test("bob's namespace dropdown lists only team-a", async ({ page }) => {
+  await signIn(page, 'bob@example.com', '/services');
+  const namespaces = await page
+    .getByLabel('Namespace', { exact: true })
+    .locator('option')
+    .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(namespaces).toEqual(['', 'team-a']);
+});
+
+test('the quick switcher (Ctrl-K) finds team-a/checkout and Enter opens its Service page', async ({
+  page,
+}, testInfo) => {
+  await signIn(page, 'alice@example.com', '/services');
+  const errors = watchConsole(page);
+  const dialog = page.getByRole('dialog', { name: 'Go to a Service' });
+  // Closed on first paint (server and client render it the same).
+  await expect(dialog).toHaveCount(0);
+  await page.locator('h1').click();
+  await expect(async () => {
+    await page.keyboard.press('Control+k');
+    await expect(dialog).toBeVisible({ timeout: 1000 });
+  }).toPass();
+  await expect(dialog).toHaveAttribute('aria-modal', 'true');
+  const input = dialog.getByRole('searchbox', { name: 'Find a Service' });
+  await expect(input).toBeFocused();
+  expect(await seriousAxeFindings(page)).toEqual([]);
+
+  // Escape closes and returns focus; Ctrl-K opens it again.
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  await page.keyboard.press('Control+k');
+  await expect(input).toBeFocused();
+  // Tab stays inside the dialog.
+  await page.keyboard.press('Tab');
+  await expect(dialog.getByRole('button', { name: 'Close' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(input).toBeFocused();
+
+  await input.fill('team-a/checkout');
+  const matches = dialog.locator('#switcher-results a');
+  const labels = fleet.clusters.map((c) => `${c.name} / team-a / checkout`).sort();
+  await expect(matches.first()).toHaveText(labels[0]);
+  await expect(matches.first()).toHaveAttribute('aria-current', 'true');
+  // Arrow keys move the selection, Enter opens it.
+  await page.keyboard.press('ArrowDown');
+  await expect(matches.nth(1)).toHaveAttribute('aria-current', 'true');
+  await page.screenshot({ path: testInfo.outputPath('quick-switcher.png') });
+  const second = await matches.nth(1).textContent();
+  const [cluster] = (second ?? '').split(' / ');
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`/c/${cluster}/ns/team-a/svc/checkout$`));
+  await expect(dialog).toHaveCount(0);
+  await expect(page.locator('main')).toContainText('checkout');
+  expect(errors).toEqual([]);
+});
+
+test('? shows the shortcut help, and Escape closes it', async ({ page }) => {
+  await signIn(page, 'alice@example.com', '/services');
+  const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+  await page.locator('h1').click();
+  await expect(async () => {
+    await page.keyboard.press('?');
+    await expect(help).toBeVisible({ timeout: 1000 });
+  }).toPass();
+  await expect(help).toContainText('Ctrl K');
+  await expect(help.getByRole('button', { name: 'Close' })).toBeFocused();
+  expect(await seriousAxeFindings(page)).toEqual([]);
+  await page.keyboard.press('Escape');
+  await expect(help).toHaveCount(0);
+});

@@ -650,6 +650,36 @@ client_key_file = "{PKI}/client.key"
     }
 
     #[tokio::test]
+    async fn services_filter_dropdowns_are_checked_bad_values_are_400_and_options_are_rendered() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) =
+            testing::sign_in(&state, testing::identity("bob@example.com", &["team-a"])).await;
+        // A good filter: 200, the configured cluster is an option and is selected.
+        let a = send(&state, get_as("/services?cluster=dead&type=LoadBalancer", Some(&cookie))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert!(a.body.contains("name=\"cluster\""), "{}", a.body);
+        assert!(a.body.contains("<option value=\"dead\" selected"), "{}", a.body);
+        // Bad values of each dropdown: 400 with a message saying what is wrong, page and server fn alike.
+        for (query, message) in [
+            ("cluster=mars", "unknown cluster"),
+            ("namespace=Team_A", "may hold only lowercase letters"),
+            ("type=Ingress", "unknown type"),
+            ("health=sideways", "unknown health"),
+        ] {
+            let a = send(&state, get_as(&format!("/services?{query}"), Some(&cookie))).await;
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}: {}", a.body);
+            assert!(a.body.contains(message), "{query}: {}", a.body);
+        }
+        let a = send(&state, list_request(&cookie, &csrf, "req[q]=&req[cluster]=mars")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+        let e: fleetpane_app::error::AppError = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(e, fleetpane_app::error::AppError::BadRequest("unknown cluster \"mars\"".into()));
+        let a = send(&state, list_request(&cookie, &csrf, "req[type]=Ingress")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    }
+
+    #[tokio::test]
     async fn service_page_is_server_rendered_and_bad_paths_are_400_or_404_never_500() {
         let site = tempfile::tempdir().unwrap();
         let state = mk_state(site.path()).await;

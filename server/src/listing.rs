@@ -18,7 +18,7 @@ use crate::{
     access::Access,
     fleet::{Fleet, Impersonation},
     read,
-    views::list::{Query, QueryError, ServiceEntry, cluster_entries, list},
+    views::list::{Query, QueryError, ServiceEntry, cluster_entries, facets, list},
     watch::{
         Caches,
         rows::{EndpointSliceRow, ServiceRow},
@@ -71,7 +71,8 @@ async fn read_cluster(
     }
 }
 
-/// The page of the fleet Services list that `who` asked for. Only a search that does not parse is an error;
+/// The page of the fleet Services list that `who` asked for, with the filter dropdowns' options computed from
+/// the same rows (so only namespaces `who` may see). Only a search or filter that does not parse is an error;
 /// a cluster that fails or times out is named in [`ServiceListPage::unavailable`].
 pub async fn list_services(
     fleet: &Fleet,
@@ -81,7 +82,8 @@ pub async fn list_services(
     request: &ServiceListRequest,
     timeout: Duration,
 ) -> Result<ServiceListPage, QueryError> {
-    Query::parse(&request.q)?;
+    let cluster_names: Vec<&str> = fleet.clusters().iter().map(|c| c.name()).collect();
+    let query = Query::from_request(request, &cluster_names)?;
     let reads = fleet.clusters().iter().map(|c| read_cluster(fleet, caches, access, who, c.name(), timeout));
     let mut read = Vec::new();
     let mut unavailable = Vec::new();
@@ -100,7 +102,8 @@ pub async fn list_services(
             &mut entries,
         );
     }
-    let mut page = list(&entries, request)?;
+    let mut page = list(&entries, &query, request)?;
     page.unavailable = unavailable;
+    page.facets = facets(&entries, &cluster_names);
     Ok(page)
 }

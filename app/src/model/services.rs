@@ -149,6 +149,19 @@ pub struct ServiceListRequest {
     /// Rows per page; the server caps it at [`ServiceListRequest::MAX_LIMIT`].
     #[serde(default = "ServiceListRequest::default_limit")]
     pub limit: usize,
+    /// The cluster dropdown (`?cluster=`): a configured cluster name, or empty for any.
+    #[serde(default)]
+    pub cluster: String,
+    /// The namespace dropdown (`?namespace=`), or empty for any.
+    #[serde(default)]
+    pub namespace: String,
+    /// The type dropdown (`?type=`): `ClusterIP`, `NodePort`, `LoadBalancer`, `ExternalName` or `headless`,
+    /// or empty for any.
+    #[serde(default, rename = "type")]
+    pub type_: String,
+    /// The health dropdown (`?health=`, [`Health::as_str`]), or empty for any.
+    #[serde(default)]
+    pub health: String,
 }
 
 impl ServiceListRequest {
@@ -170,8 +183,35 @@ impl Default for ServiceListRequest {
             desc: false,
             offset: 0,
             limit: Self::DEFAULT_LIMIT,
+            cluster: String::new(),
+            namespace: String::new(),
+            type_: String::new(),
+            health: String::new(),
         }
     }
+}
+
+/// One option of a filter dropdown: a value and how many Services (namespace/name groups) have it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facet {
+    /// The value the filter takes (cluster name, namespace, type, health).
+    pub value: String,
+    /// Services visible to the person with at least one copy having this value.
+    pub count: usize,
+}
+
+/// The filter dropdowns' options, computed from what the person may see (before the search), so a
+/// namespace they cannot read never appears.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceFacets {
+    /// Every configured cluster, in configuration order (count 0 when none of its Services is visible).
+    pub clusters: Vec<Facet>,
+    /// Namespaces with visible Services, sorted.
+    pub namespaces: Vec<Facet>,
+    /// Service types present, sorted.
+    pub types: Vec<Facet>,
+    /// Healths present, worst first.
+    pub health: Vec<Facet>,
 }
 
 /// One namespace/name in one cluster, inside a list row.
@@ -246,6 +286,9 @@ pub struct ServiceListPage {
     /// Clusters that did not answer in time or failed; their Services are missing from this page.
     #[serde(default)]
     pub unavailable: Vec<String>,
+    /// The filter dropdowns' options.
+    #[serde(default)]
+    pub facets: ServiceFacets,
 }
 
 impl ServiceListPage {

@@ -1,16 +1,19 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::{
     api::list_services,
     components::{ErrorTemplate, Health as Badge, StatusBadge},
     live::{LiveIndicator, LiveScope, use_live},
-    model::services::{Health, ServiceListPage, ServiceListRequest, ServiceListRow, SortColumn},
+    model::services::{
+        Facet, Health, ServiceFacets, ServiceListPage, ServiceListRequest, ServiceListRow, SortColumn,
+    },
 };
 
-/// The list's request as the URL carries it: `?q=&sort=&desc=1&offset=`. Unknown values fall back to the
-/// defaults, so a hand-edited link still opens.
+/// The list's request as the URL carries it: `?q=&sort=&desc=1&offset=&cluster=&namespace=&type=&health=`.
+/// Unknown sort/paging values fall back to the defaults, so a hand-edited link still opens; the filters are
+/// passed on as they are and checked by the server (a bad one is a 400 that says why).
 fn request_from(get: impl Fn(&str) -> Option<String>) -> ServiceListRequest {
     ServiceListRequest {
         q: get("q").unwrap_or_default(),
@@ -18,6 +21,10 @@ fn request_from(get: impl Fn(&str) -> Option<String>) -> ServiceListRequest {
         desc: get("desc").is_some_and(|d| d == "1" || d == "true"),
         offset: get("offset").and_then(|o| o.parse().ok()).unwrap_or(0),
         limit: get("limit").and_then(|l| l.parse().ok()).unwrap_or(ServiceListRequest::DEFAULT_LIMIT),
+        cluster: get("cluster").unwrap_or_default(),
+        namespace: get("namespace").unwrap_or_default(),
+        type_: get("type").unwrap_or_default(),
+        health: get("health").unwrap_or_default(),
     }
 }
 
@@ -26,6 +33,16 @@ fn href(request: &ServiceListRequest) -> String {
     let mut params: Vec<(&str, String)> = Vec::new();
     if !request.q.is_empty() {
         params.push(("q", request.q.clone()));
+    }
+    for (key, value) in [
+        ("cluster", &request.cluster),
+        ("namespace", &request.namespace),
+        ("type", &request.type_),
+        ("health", &request.health),
+    ] {
+        if !value.is_empty() {
+            params.push((key, value.clone()));
+        }
     }
     if request.sort != SortColumn::default() {
         params.push(("sort", request.sort.as_str().to_owned()));
@@ -78,6 +95,16 @@ pub fn ServicesPage() -> impl IntoView {
         Resource::new(move || (request.get(), live.version.get()), |(request, _)| list_services(request));
     crate::components::metrics::provide_fleet_rates();
     let search = NodeRef::<leptos::html::Input>::new();
+    // With JavaScript the form navigates in place, leaving empty filters out of the URL; without it, it is
+    // a plain GET (empty parameters mean "any").
+    let navigate = use_navigate();
+    let go = Callback::new(move |mut next: ServiceListRequest| {
+        if let Some(input) = search.get_untracked() {
+            next.q = input.value();
+        }
+        next.offset = 0;
+        navigate(&href(&next), Default::default());
+    });
 
     // `/` focuses the search box unless the person is typing somewhere already.
     #[cfg(feature = "hydrate")]
@@ -105,7 +132,16 @@ pub fn ServicesPage() -> impl IntoView {
         <section class="page-head">
             <h1>"Services"</h1>
             <LiveIndicator live/>
-            <form method="get" action="/services" role="search" class="search">
+            <form
+                method="get"
+                action="/services"
+                role="search"
+                class="search"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    go.run(request.get_untracked());
+                }
+            >
                 <label for="service-search">"Search"</label>
                 " "
                 <input
@@ -120,6 +156,16 @@ pub fn ServicesPage() -> impl IntoView {
                     size="48"
                 />
                 " "
+                <Transition fallback=move || {
+                    view! { <Filters facets=ServiceFacets::default() request=request.get_untracked() go/> }
+                }>
+                    {move || Suspend::new(async move {
+                        let request = request.get_untracked();
+                        let facets = page.await.map(|p| p.facets).unwrap_or_default();
+                        view! { <Filters facets request go/> }
+                    })}
+                </Transition>
+                " "
                 <button type="submit" class="button">"Search"</button>
             </form>
         </section>
@@ -131,6 +177,72 @@ pub fn ServicesPage() -> impl IntoView {
                 })}
             </ErrorBoundary>
         </Transition>
+    }
+}
+
+/// The filter dropdowns, part of the search form: options from the page's facets (what the person may see),
+/// plus the current value if it is not among them. With JavaScript, picking a value applies it at once.
+#[component]
+fn Filters(
+    facets: ServiceFacets,
+    request: ServiceListRequest,
+    go: Callback<ServiceListRequest>,
+) -> impl IntoView {
+    let ServiceFacets { clusters, namespaces, types, health } = facets;
+    let select = |name: &'static str,
+                  label: &'static str,
+                  any: &'static str,
+                  options: Vec<Facet>,
+                  current: String,
+                  text: fn(&str) -> String,
+                  set: fn(&mut ServiceListRequest, String)| {
+        let id = format!("filter-{name}");
+        let mut values: Vec<(String, String)> =
+            options.iter().map(|f| (f.value.clone(), format!("{} ({})", text(&f.value), f.count))).collect();
+        if !current.is_empty() && !options.iter().any(|f| f.value == current) {
+            values.push((current.clone(), text(&current)));
+        }
+        let options = values
+            .into_iter()
+            .map(|(value, shown)| {
+                let selected = value == current;
+                view! { <option value=value selected=selected>{shown}</option> }
+            })
+            .collect_view();
+        let base = request.clone();
+        view! {
+            <label for=id.clone() class="visually-hidden">{label}</label>
+            <select
+                id=id
+                name=name
+                class="filter"
+                on:change=move |ev| {
+                    let mut next = base.clone();
+                    set(&mut next, event_target_value(&ev));
+                    go.run(next);
+                }
+            >
+                <option value="" selected=current.is_empty()>{any}</option>
+                {options}
+            </select>
+            " "
+        }
+    };
+    let same = |v: &str| v.to_owned();
+    let health_text = |v: &str| Health::parse(v).map_or_else(|| v.to_owned(), |h| h.label().to_owned());
+    view! {
+        {select("cluster", "Cluster", "any cluster", clusters, request.cluster.clone(), same, |r, v| r.cluster = v)}
+        {select(
+            "namespace",
+            "Namespace",
+            "any namespace",
+            namespaces,
+            request.namespace.clone(),
+            same,
+            |r, v| r.namespace = v,
+        )}
+        {select("type", "Type", "any type", types, request.type_.clone(), same, |r, v| r.type_ = v)}
+        {select("health", "Health", "any health", health, request.health.clone(), health_text, |r, v| r.health = v)}
     }
 }
 
@@ -296,5 +408,23 @@ mod tests {
         });
         assert_eq!(back, r);
         assert_eq!(request_from(|_| Some("bogus".into())).sort, SortColumn::Health);
+
+        let filtered = ServiceListRequest {
+            cluster: "staging".into(),
+            namespace: "team-a".into(),
+            type_: "LoadBalancer".into(),
+            health: "failing".into(),
+            ..Default::default()
+        };
+        let url = href(&filtered);
+        assert_eq!(url, "/services?cluster=staging&namespace=team-a&type=LoadBalancer&health=failing");
+        let params: Vec<(String, String)> = url
+            .trim_start_matches("/services?")
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let back = request_from(|k| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()));
+        assert_eq!(back, filtered);
     }
 }

@@ -18,6 +18,12 @@
 //! A filter's values may be comma-separated (`cluster:prod-eu,prod-us`), and repeating a filter adds values:
 //! both mean "any of". An unknown `prefix:` or an empty value is an error, so a typo never silently matches all.
 //!
+//! # Filter dropdowns
+//! The list page's dropdowns arrive as separate URL parameters (`cluster=`, `namespace=`, `type=`, `health=`)
+//! and are folded into the same [`Query`] by [`Query::from_request`], so they AND with the search text. Each
+//! is checked: an unknown cluster, a namespace that is not a DNS label, an unknown type or health is a
+//! [`QueryError`] (HTTP 400). Their options come from [`facets`], computed over what the person may see.
+//!
 //! A group (one namespace/name across clusters) is shown when any of its copies matches; it is shown with all
 //! its copies, so drift stays visible.
 //!
@@ -28,7 +34,8 @@
 use std::cmp::Ordering;
 
 use fleetpane_app::model::services::{
-    ClusterCopy, DriftField, Health, ServiceListPage, ServiceListRequest, ServiceListRow, SortColumn,
+    ClusterCopy, DriftField, Facet, Health, ServiceFacets, ServiceListPage, ServiceListRequest,
+    ServiceListRow, SortColumn, check_path_part,
 };
 
 use super::{EndpointCounts, assess, count_endpoints, is_headless, ports_text};
@@ -49,7 +56,19 @@ pub enum QueryError {
     /// `=value` or `!=` without a key.
     #[error("label selector \"{0}\" needs a key")]
     BadSelector(String),
+    /// `?cluster=` names no configured cluster.
+    #[error("unknown cluster \"{0}\"")]
+    UnknownCluster(String),
+    /// `?namespace=` is not a namespace name.
+    #[error("bad namespace filter: {0}")]
+    BadNamespace(String),
+    /// `?type=` is not a Service type.
+    #[error("unknown type \"{0}\" (use ClusterIP, NodePort, LoadBalancer, ExternalName or headless)")]
+    UnknownType(String),
 }
+
+/// The values the `type` dropdown accepts (compared case-insensitively).
+pub const SERVICE_TYPES: [&str; 5] = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName", "headless"];
 
 /// One label term.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,6 +145,38 @@ impl Query {
             } else {
                 q.words.push(token.to_ascii_lowercase());
             }
+        }
+        Ok(q)
+    }
+
+    /// Parses the request's search text and folds in its dropdown parameters (empty ones constrain nothing).
+    /// `clusters` are the configured cluster names a `cluster=` value must be one of.
+    pub fn from_request(request: &ServiceListRequest, clusters: &[&str]) -> Result<Self, QueryError> {
+        let mut q = Self::parse(&request.q)?;
+        let cluster = request.cluster.trim();
+        if !cluster.is_empty() {
+            let known = clusters
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(cluster))
+                .ok_or_else(|| QueryError::UnknownCluster(cluster.to_owned()))?;
+            q.clusters.push(known.to_ascii_lowercase());
+        }
+        let namespace = request.namespace.trim();
+        if !namespace.is_empty() {
+            check_path_part("namespace", namespace).map_err(QueryError::BadNamespace)?;
+            q.namespaces.push(namespace.to_ascii_lowercase());
+        }
+        let type_ = request.type_.trim();
+        if !type_.is_empty() {
+            let known = SERVICE_TYPES
+                .iter()
+                .find(|t| t.eq_ignore_ascii_case(type_))
+                .ok_or_else(|| QueryError::UnknownType(type_.to_owned()))?;
+            q.types.push((*known).to_owned());
+        }
+        let health = request.health.trim();
+        if !health.is_empty() {
+            q.health.push(Health::parse(health).ok_or_else(|| QueryError::UnknownHealth(health.to_owned()))?);
         }
         Ok(q)
     }
@@ -210,12 +261,41 @@ fn first_port(e: &ServiceEntry<'_>) -> i32 {
     e.service.ports.first().map_or(i32::MAX, |p| p.port)
 }
 
-/// Searches, groups, sorts and pages `entries` (all the Services the person may see, any order).
+/// The dropdowns' options over `entries` (all the Services the person may see, before the search): every
+/// configured cluster in `clusters` order, then the namespaces, types and healths present. Each count is the
+/// number of namespace/name groups with at least one copy having the value, as the list counts rows.
+pub fn facets(entries: &[ServiceEntry<'_>], clusters: &[&str]) -> ServiceFacets {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut by_cluster: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    let mut by_namespace: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_type: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    let mut by_health: BTreeMap<Health, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    for e in entries {
+        let key = (e.service.namespace.as_str(), e.service.name.as_str());
+        by_cluster.entry(e.cluster).or_default().insert(key);
+        by_namespace.entry(key.0).or_default().insert(key.1);
+        by_type.entry(e.service.type_.as_str()).or_default().insert(key);
+        if is_headless(e.service) {
+            by_type.entry("headless").or_default().insert(key);
+        }
+        by_health.entry(e.health).or_default().insert(key);
+    }
+    let facet = |value: &str, count: usize| Facet { value: value.to_owned(), count };
+    ServiceFacets {
+        clusters: clusters.iter().map(|c| facet(c, by_cluster.get(c).map_or(0, BTreeSet::len))).collect(),
+        namespaces: by_namespace.iter().map(|(ns, names)| facet(ns, names.len())).collect(),
+        types: by_type.iter().filter(|(t, _)| !t.is_empty()).map(|(t, keys)| facet(t, keys.len())).collect(),
+        health: by_health.iter().map(|(h, keys)| facet(h.as_str(), keys.len())).collect(),
+    }
+}
+
+/// Searches (with `query`, from [`Query::from_request`]), groups, sorts and pages `entries` (all the Services
+/// the person may see, any order).
 pub fn list(
     entries: &[ServiceEntry<'_>],
+    query: &Query,
     request: &ServiceListRequest,
 ) -> Result<ServiceListPage, QueryError> {
-    let query = Query::parse(&request.q)?;
     let mut index: Vec<u32> = (0..u32::try_from(entries.len()).unwrap_or(u32::MAX)).collect();
     let at = |i: u32| &entries[i as usize];
     index.sort_unstable_by(|&a, &b| {
@@ -281,7 +361,15 @@ pub fn list(
         .iter()
         .map(|g| list_row(g, index[g.start..g.end].iter().map(|&i| at(i))))
         .collect();
-    Ok(ServiceListPage { rows, total: groups.len(), fleet_total, offset, limit, unavailable: Vec::new() })
+    Ok(ServiceListPage {
+        rows,
+        total: groups.len(),
+        fleet_total,
+        offset,
+        limit,
+        unavailable: Vec::new(),
+        facets: ServiceFacets::default(),
+    })
 }
 
 fn a_name<'a>(e: &ServiceEntry<'a>) -> &'a str {
@@ -350,6 +438,15 @@ mod tests {
 
     fn req(q: &str) -> ServiceListRequest {
         ServiceListRequest { q: q.to_owned(), ..Default::default() }
+    }
+
+    const CLUSTERS: [&str; 3] = ["prod-eu", "prod-us", "staging"];
+
+    fn list_req(
+        entries: &[ServiceEntry<'_>],
+        request: &ServiceListRequest,
+    ) -> Result<ServiceListPage, QueryError> {
+        list(entries, &Query::from_request(request, &CLUSTERS)?, request)
     }
 
     fn names(page: &ServiceListPage) -> Vec<String> {
@@ -443,7 +540,7 @@ mod tests {
     fn groups_across_clusters_with_drift_and_health_first() {
         let fleet = small_fleet();
         let entries = fleet.entries();
-        let page = list(&entries, &req("")).unwrap();
+        let page = list_req(&entries, &req("")).unwrap();
         assert_eq!(page.fleet_total, 4);
         assert_eq!(page.total, 4);
         assert_eq!(names(&page), ["search/search", "pay/payments-api", "shop/checkout", "team-a/web"]);
@@ -471,7 +568,7 @@ mod tests {
     fn filters() {
         let fleet = small_fleet();
         let entries = fleet.entries();
-        let find = |q: &str| names(&list(&entries, &req(q)).unwrap());
+        let find = |q: &str| names(&list_req(&entries, &req(q)).unwrap());
         assert_eq!(find("check"), ["shop/checkout"]);
         assert_eq!(find("sho"), ["shop/checkout"], "namespace substring");
         assert_eq!(find("pay/pay"), ["pay/payments-api"]);
@@ -489,9 +586,91 @@ mod tests {
             find("health:serving cluster:prod-eu"),
             ["pay/payments-api", "shop/checkout", "team-a/web"]
         );
-        let page = list(&entries, &req("cluster:prod-us pay")).unwrap();
+        let page = list_req(&entries, &req("cluster:prod-us pay")).unwrap();
         assert_eq!(page.rows[0].clusters.len(), 2, "a matching group keeps all its copies");
-        assert!(list(&entries, &req("bogus:1")).is_err());
+        assert!(list_req(&entries, &req("bogus:1")).is_err());
+    }
+
+    #[test]
+    fn dropdown_params_fold_into_the_search_and_bad_values_are_refused() {
+        let fleet = small_fleet();
+        let entries = fleet.entries();
+        let with = |f: fn(&mut ServiceListRequest)| {
+            let mut r = req("");
+            f(&mut r);
+            list_req(&entries, &r).map(|p| names(&p))
+        };
+        assert_eq!(with(|r| r.cluster = "staging".into()).unwrap(), ["search/search"]);
+        assert_eq!(with(|r| r.cluster = "Prod-US".into()).unwrap(), ["pay/payments-api", "shop/checkout"]);
+        assert_eq!(with(|r| r.namespace = "team-a".into()).unwrap(), ["team-a/web"]);
+        assert_eq!(with(|r| r.type_ = "loadbalancer".into()).unwrap(), ["search/search"]);
+        assert_eq!(with(|r| r.health = "degraded".into()).unwrap(), ["pay/payments-api"]);
+        // Dropdowns AND with the search text and with each other.
+        assert_eq!(
+            with(|r| {
+                r.q = "pay".into();
+                r.cluster = "prod-eu".into();
+            })
+            .unwrap(),
+            ["pay/payments-api"]
+        );
+        assert_eq!(
+            with(|r| {
+                r.cluster = "staging".into();
+                r.type_ = "ClusterIP".into();
+            })
+            .unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(with(|r| r.cluster = "  ".into()).unwrap().len(), 4, "blank means any");
+
+        assert_eq!(with(|r| r.cluster = "mars".into()), Err(QueryError::UnknownCluster("mars".into())));
+        assert_eq!(
+            with(|r| r.namespace = "Team_A".into()),
+            Err(QueryError::BadNamespace(
+                "namespace \"Team_A\" may hold only lowercase letters, digits and '-'".into()
+            ))
+        );
+        assert_eq!(with(|r| r.type_ = "Ingress".into()), Err(QueryError::UnknownType("Ingress".into())));
+        assert_eq!(with(|r| r.health = "meh".into()), Err(QueryError::UnknownHealth("meh".into())));
+        assert_eq!(
+            QueryError::UnknownCluster("mars".into()).to_string(),
+            "unknown cluster \"mars\"",
+            "the 400's message"
+        );
+    }
+
+    #[test]
+    fn facets_come_from_the_visible_rows_and_count_groups() {
+        let fleet = small_fleet();
+        let mut entries = fleet.entries();
+        let mut headless = mk_service("team-a", "db");
+        headless.cluster_ips = vec!["None".into()];
+        cluster_entries("staging", [&headless], None::<Vec<&EndpointSliceRow>>, &mut entries);
+        let f = facets(&entries, &["prod-eu", "prod-us", "staging", "empty"]);
+        let pairs = |v: &[Facet]| v.iter().map(|f| (f.value.clone(), f.count)).collect::<Vec<_>>();
+        let p = |v: &[(&str, usize)]| v.iter().map(|(s, n)| ((*s).to_owned(), *n)).collect::<Vec<_>>();
+        assert_eq!(
+            pairs(&f.clusters),
+            p(&[("prod-eu", 3), ("prod-us", 2), ("staging", 2), ("empty", 0)]),
+            "configured clusters, in config order, even those without visible Services"
+        );
+        // checkout is in two clusters but one group.
+        assert_eq!(pairs(&f.namespaces), p(&[("pay", 1), ("search", 1), ("shop", 1), ("team-a", 2)]));
+        assert_eq!(pairs(&f.types), p(&[("ClusterIP", 4), ("LoadBalancer", 1), ("headless", 1)]));
+        assert_eq!(
+            pairs(&f.health),
+            p(&[("failing", 1), ("degraded", 1), ("unknown", 1), ("serving", 3)]),
+            "worst first"
+        );
+
+        // A person who sees only team-a gets only team-a as a namespace option.
+        let team_a: Vec<ServiceEntry<'_>> =
+            entries.iter().copied().filter(|e| e.service.namespace == "team-a").collect();
+        let f = facets(&team_a, &CLUSTERS);
+        assert_eq!(pairs(&f.namespaces), p(&[("team-a", 2)]));
+        assert_eq!(pairs(&f.clusters), p(&[("prod-eu", 1), ("prod-us", 0), ("staging", 1)]));
+        assert_eq!(facets(&[], &[]), ServiceFacets::default());
     }
 
     #[test]
@@ -499,7 +678,7 @@ mod tests {
         let fleet = small_fleet();
         let entries = fleet.entries();
         let sorted = |sort, desc| {
-            names(&list(&entries, &ServiceListRequest { sort, desc, ..Default::default() }).unwrap())
+            names(&list_req(&entries, &ServiceListRequest { sort, desc, ..Default::default() }).unwrap())
         };
         assert_eq!(
             sorted(SortColumn::Name, false),
@@ -520,7 +699,7 @@ mod tests {
         let svc = mk_service("ns", "a");
         let mut entries = Vec::new();
         cluster_entries("c", [&svc], None::<Vec<&EndpointSliceRow>>, &mut entries);
-        let page = list(&entries, &req("")).unwrap();
+        let page = list_req(&entries, &req("")).unwrap();
         assert_eq!(page.rows[0].health, Health::Unknown);
         assert_eq!(page.rows[0].verdict, "Unknown: endpoints not readable");
     }
@@ -547,7 +726,8 @@ mod tests {
         let started = std::time::Instant::now();
         let entries = fleet.entries();
         let page =
-            list(&entries, &ServiceListRequest { offset: 100, limit: 10_000, ..Default::default() }).unwrap();
+            list_req(&entries, &ServiceListRequest { offset: 100, limit: 10_000, ..Default::default() })
+                .unwrap();
         let elapsed = started.elapsed();
         assert_eq!(entries.len(), 50_000);
         assert_eq!(page.fleet_total, 16_667);
@@ -559,16 +739,16 @@ mod tests {
         let failing_groups: std::collections::BTreeSet<_> = failing.collect();
         assert!(failing_groups.len() > 600);
         assert!(page.rows.iter().all(|r| r.health == Health::NotServing));
-        let drift = list(&entries, &req("health:failing")).unwrap();
+        let drift = list_req(&entries, &req("health:failing")).unwrap();
         assert_eq!(drift.total, failing_groups.len());
         // i % 11 == 0 makes some copies NodePort: those groups drift on type.
-        let g = list(&entries, &req("ns:ns-0 svc-0")).unwrap();
+        let g = list_req(&entries, &req("ns:ns-0 svc-0")).unwrap();
         let row = g.rows.iter().find(|r| r.name == "svc-0").unwrap();
         assert_eq!(row.drift, [DriftField::Type]);
         assert_eq!(row.clusters.len(), 3);
-        let odd = list(&entries, &req("team=odd type:nodeport")).unwrap();
+        let odd = list_req(&entries, &req("team=odd type:nodeport")).unwrap();
         assert!(odd.total > 0 && odd.rows.iter().all(|r| r.clusters.iter().any(|c| c.type_ == "NodePort")));
-        let last = list(&entries, &ServiceListRequest { offset: 16_660, ..Default::default() }).unwrap();
+        let last = list_req(&entries, &ServiceListRequest { offset: 16_660, ..Default::default() }).unwrap();
         assert_eq!(last.rows.len(), 7);
         assert!(!last.has_next());
         // Debug build, shared 2-core machine: generous, but catches a quadratic slip.
