@@ -28,7 +28,8 @@ test('alice sees every broken fixture with the right top finding, worst first', 
   await signIn(page, 'alice@example.com', '/triage');
   const errors = watchConsole(page);
   await expect(page.getByRole('heading', { level: 1, name: 'Triage' })).toBeVisible();
-  await expect(page.locator('.triage-summary')).toContainText(/\d+ of \d+ Services with findings/);
+  await expect(page.locator('.triage-summary')).toContainText(/[\d,]+ of [\d,]+ Services with findings: [\d,]+ critical · [\d,]+ warning · [\d,]+ info/);
+  await expect(page.locator('.triage-showing')).toContainText(/showing 1–\d+ of [\d,]+/);
 
   for (const cluster of fleet.clusters) {
     for (const b of BROKEN) {
@@ -61,6 +62,30 @@ test('filters live in the URL and are applied on the server', async ({ page }) =
   const html = await (await page.request.get('/triage?namespace=team-a')).text();
   expect(html).toContain('/c/prod-eu/ns/team-a/svc/payments');
   expect(html).not.toContain('/svc/orphan');
+});
+
+test('the ranking is paged on the server, with totals over every page', async ({ page }) => {
+  await signIn(page, 'alice@example.com', '/triage?limit=2');
+  const summary = (await page.locator('.triage-summary').textContent()) ?? '';
+  const total = Number(/([\d,]+) of [\d,]+ Services with findings/.exec(summary)?.[1].replace(/,/g, ''));
+  const [critical, warning, info] = [/critical/, /warning/, /info/].map((w) =>
+    Number(new RegExp(`([\\d,]+) ${w.source}`).exec(summary)?.[1].replace(/,/g, '')),
+  );
+  expect(critical + warning + info).toBe(total);
+  expect(total).toBeGreaterThan(2);
+  await expect(page.locator('tr.triage-row')).toHaveCount(2);
+  await expect(page.locator('.triage-showing')).toHaveText(`showing 1–2 of ${total}`);
+  await expect(page.locator('nav.pager a[rel=prev]')).toHaveCount(0);
+  const first = await page.locator('tr.triage-row th a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  await page.locator('nav.pager a[rel=next]').click();
+  await expect(page).toHaveURL(/\/triage\?offset=2&limit=2$/);
+  await expect(page.locator('.triage-showing')).toHaveText(`showing 3–4 of ${total}`);
+  const second = await page.locator('tr.triage-row th a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  expect(second.filter((h) => first.includes(h))).toEqual([]);
+  await expect(page.locator('nav.pager a[rel=prev]')).toHaveAttribute('href', '/triage?limit=2');
+  // The page size is capped on the server.
+  const html = await (await page.request.get('/triage?limit=100000')).text();
+  expect((html.match(/class="triage-row /g) ?? []).length).toBeLessThanOrEqual(500);
 });
 
 test('a triage row links into the Service page, which shows the same finding first with evidence', async ({ page }, testInfo) => {

@@ -30,7 +30,7 @@
 //! - Traffic to a Service is evaluated against each backing pod and the resolved target port (policies
 //!   see the connection after the Service's address translation).
 
-use std::{collections::BTreeMap, net::IpAddr};
+use std::net::IpAddr;
 
 use fleetpane_app::model::reach::{PodAnswer, ReachAnswer, Reachability, RuleAnswer, SideAnswer};
 
@@ -39,8 +39,7 @@ use crate::watch::rows::{
     ServiceRow,
 };
 
-/// Labels.
-pub type Labels = BTreeMap<String, String>;
+pub use crate::watch::rows::Labels;
 
 /// A declared container port of a destination pod (what named ports resolve against).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1075,7 +1074,7 @@ mod tests {
         let with_egress = mk(Some(vec![NetworkPolicyEgressRule {
             to: Some(vec![k8s_openapi::api::networking::v1::NetworkPolicyPeer {
                 pod_selector: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
-                    match_labels: Some(labels(&[("app", "cache")])),
+                    match_labels: Some(labels(&[("app", "cache")]).to_map()),
                     ..Default::default()
                 }),
                 ..Default::default()

@@ -10,7 +10,7 @@
 //!   └─► reach::answer ─► ReachAnswer
 //! ```
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::sync::Arc;
 
 use fleetpane_app::model::reach::{ReachAnswer, ReachRequest, Reachability};
 
@@ -73,7 +73,7 @@ impl Reads<'_> {
         }
     }
 
-    async fn labels(&mut self, namespace: &str) -> Result<BTreeMap<String, String>, Error> {
+    async fn labels(&mut self, namespace: &str) -> Result<crate::reach::Labels, Error> {
         let (fleet, caches, access, who) = (self.fleet, self.caches, self.access, self.who);
         match read::namespace_labels(fleet, caches, access, who, &self.cluster, namespace).await? {
             Some(labels) => Ok(labels),
@@ -82,7 +82,7 @@ impl Reads<'_> {
                     "you can't read namespace {namespace} on {} (its labels decide namespaceSelectors)",
                     self.cluster
                 ));
-                Ok(BTreeMap::new())
+                Ok(crate::reach::Labels::new())
             }
         }
     }

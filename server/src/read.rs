@@ -205,7 +205,7 @@ pub async fn namespace_labels(
     who: &Impersonation,
     cluster: &str,
     name: &str,
-) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+) -> Result<Option<crate::watch::rows::Labels>> {
     let c = fleet.get(cluster).ok_or_else(|| Error::UnknownCluster(cluster.to_owned()))?;
     let cached = caches.cluster(cluster);
     match (select(c.mode(), cached.is_some()), cached) {
@@ -220,7 +220,7 @@ pub async fn namespace_labels(
                 .client_as(who)
                 .map_err(|source| Error::Impersonation { cluster: cluster.to_owned(), source })?;
             match Api::<Namespace>::all(client).get_opt(name).await {
-                Ok(ns) => Ok(ns.map(|n| n.metadata.labels.unwrap_or_default())),
+                Ok(ns) => Ok(ns.map(|n| n.metadata.labels.map(Into::into).unwrap_or_default())),
                 Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
                 Err(source) => Err(Error::List { cluster: cluster.to_owned(), source }),
             }

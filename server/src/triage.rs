@@ -289,8 +289,9 @@ fn rank_cluster(c: &ClusterRows, request: &TriageRequest, thresholds: &Threshold
 }
 
 /// Ranks the Services of `clusters` that have findings: most severe first, then most endpoints lost, then by
-/// cluster, namespace and name. Applies the request's cluster, namespace and team filters. Pure (clusters are
-/// ranked on parallel threads); `elapsed_ms` and `unavailable` are left for the caller.
+/// cluster, namespace and name. Applies the request's cluster, namespace and team filters, then keeps the
+/// request's page (totals and counts by severity are over all pages). Pure (clusters are ranked on parallel
+/// threads); `elapsed_ms` and `unavailable` are left for the caller.
 pub fn rank(clusters: &[ClusterRows], request: &TriageRequest, thresholds: &Thresholds) -> TriagePage {
     let wanted: Vec<&ClusterRows> =
         clusters.iter().filter(|c| request.cluster.is_empty() || c.name == request.cluster).collect();
@@ -319,6 +320,7 @@ pub fn rank(clusters: &[ClusterRows], request: &TriageRequest, thresholds: &Thre
     }
     page.namespaces = namespaces.into_iter().collect();
     page.teams = teams.into_iter().collect();
+    page.paginate(request);
     page
 }
 

@@ -1,5 +1,6 @@
 //! `/triage`: the on-call view. Every Service the person may see that the doctor has findings for, worst first,
-//! with the top finding in words; filters in the URL (`?cluster=&namespace=&team=`), applied on the server.
+//! with the top finding in words; filters and the page in the URL (`?cluster=&namespace=&team=&offset=&limit=`),
+//! applied on the server, which sends only the page (totals by severity cover every page).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -9,7 +10,10 @@ use crate::{
     api::triage,
     components::{ErrorTemplate, findings::severity_badge},
     live::{LiveIndicator, LiveScope, use_live},
-    model::doctor::{TEAM_LABEL, TriagePage as Page, TriageRequest, TriageRow},
+    model::{
+        doctor::{TEAM_LABEL, TriagePage as Page, TriageRequest, TriageRow},
+        services::thousands,
+    },
 };
 
 /// The request as the URL carries it.
@@ -18,7 +22,42 @@ fn request_from(get: impl Fn(&str) -> Option<String>) -> TriageRequest {
         cluster: get("cluster").unwrap_or_default(),
         namespace: get("namespace").unwrap_or_default(),
         team: get("team").unwrap_or_default(),
+        offset: get("offset").and_then(|o| o.parse().ok()).unwrap_or(0),
+        limit: get("limit").and_then(|l| l.parse().ok()).unwrap_or(TriageRequest::DEFAULT_LIMIT),
     }
+}
+
+/// The URL of `request`, leaving out defaults so links stay short and stable.
+fn href(request: &TriageRequest) -> String {
+    let mut params: Vec<(&str, String)> = Vec::new();
+    for (key, value) in
+        [("cluster", &request.cluster), ("namespace", &request.namespace), ("team", &request.team)]
+    {
+        if !value.is_empty() {
+            params.push((key, value.clone()));
+        }
+    }
+    if request.offset > 0 {
+        params.push(("offset", request.offset.to_string()));
+    }
+    if request.limit != TriageRequest::DEFAULT_LIMIT {
+        params.push(("limit", request.limit.to_string()));
+    }
+    let query: Vec<String> = params.into_iter().map(|(k, v)| format!("{k}={}", encode(&v))).collect();
+    if query.is_empty() { "/triage".to_owned() } else { format!("/triage?{}", query.join("&")) }
+}
+
+/// Percent-encodes a query value (unreserved characters stay as they are).
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A `<select>` of `options` named `name`, with "all" first and `current` selected.
@@ -73,14 +112,37 @@ fn table(page: Page, request: TriageRequest) -> impl IntoView {
             </p>
         }
     });
+    let counts = page.by_severity;
     let summary = format!(
-        "{} of {} Services with findings · ranked in {} ms",
-        page.rows.len(),
-        page.checked,
+        "{} of {} Services with findings: {} critical · {} warning · {} info · ranked in {} ms",
+        thousands(page.total),
+        thousands(usize::try_from(page.checked).unwrap_or(usize::MAX)),
+        thousands(counts.critical),
+        thousands(counts.warning),
+        thousands(counts.info),
         page.elapsed_ms
     );
-    let body = if page.rows.is_empty() {
+    let showing = page.showing();
+    let prev = (page.offset > 0)
+        .then(|| TriageRequest { offset: page.offset.saturating_sub(page.limit), ..request.clone() });
+    let next =
+        page.has_next().then(|| TriageRequest { offset: page.offset + page.rows.len(), ..request.clone() });
+    let pager = (prev.is_some() || next.is_some()).then(|| {
+        view! {
+            <nav class="pager" aria-label="Pages">
+                {prev.map(|r| view! { <a rel="prev" href=href(&r)>"← Previous"</a> })}
+                " "
+                {next.map(|r| view! { <a rel="next" href=href(&r)>"Next →"</a> })}
+            </nav>
+        }
+    });
+    // Keeps a chosen page size when the filters change (the page itself starts over).
+    let limit_field = (request.limit != TriageRequest::DEFAULT_LIMIT)
+        .then(|| view! { <input type="hidden" name="limit" value=request.limit.to_string()/> });
+    let body = if page.total == 0 {
         view! { <p class="no-findings">"No problems found in the Services you can see."</p> }.into_any()
+    } else if page.rows.is_empty() {
+        view! { <p class="empty">"No rows on this page."</p> }.into_any()
     } else {
         view! {
             <div class="table-wrap">
@@ -109,13 +171,16 @@ fn table(page: Page, request: TriageRequest) -> impl IntoView {
             {filter("Cluster", "cluster", page.clusters, request.cluster)}
             {filter("Namespace", "namespace", page.namespaces, request.namespace)}
             {filter("Team", "team", page.teams, request.team)}
+            {limit_field}
             <button type="submit" class="button">"Filter"</button>
             " "
             <a href="/triage">"Clear"</a>
         </form>
         {unavailable}
         <p class="muted triage-summary">{summary}</p>
+        <p class="showing triage-showing" aria-live="polite">{showing}</p>
         {body}
+        {pager}
     }
 }
 
@@ -152,5 +217,34 @@ pub fn TriagePage() -> impl IntoView {
                 })}
             </ErrorBoundary>
         </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_round_trip_and_leave_out_defaults() {
+        assert_eq!(href(&TriageRequest::default()), "/triage");
+        let r = TriageRequest {
+            cluster: "prod-eu".into(),
+            namespace: String::new(),
+            team: "team b".into(),
+            offset: 200,
+            limit: 50,
+        };
+        assert_eq!(href(&r), "/triage?cluster=prod-eu&team=team%20b&offset=200&limit=50");
+        let back = request_from(|k| match k {
+            "cluster" => Some("prod-eu".into()),
+            "team" => Some("team b".into()),
+            "offset" => Some("200".into()),
+            "limit" => Some("50".into()),
+            _ => None,
+        });
+        assert_eq!(back, r);
+        // A hand-edited page that does not parse opens the first page.
+        let bogus = request_from(|k| matches!(k, "offset" | "limit").then(|| "x".to_owned()));
+        assert_eq!((bogus.offset, bogus.limit), (0, TriageRequest::DEFAULT_LIMIT));
     }
 }

@@ -4,11 +4,13 @@
 //! (who, cluster, verb, resource) ──► cluster-wide SelfSubjectAccessReview, impersonated
 //!                                      allowed ──► Scope::All
 //!                                      denied  ──► one review per namespace ──► Scope::Namespaces
+//! every review: identical questions in flight share one; at most REVIEWS_PER_CLUSTER at once per cluster
 //! answers ──► Decisions (30 s TTL; dropped when the cluster's Roles/Bindings change: one metadata watch each)
 //! cached rows ──► filter(scope) ──► only what `who` could have listed
 //! ```
 
 pub mod decisions;
+pub mod flight;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -28,7 +30,10 @@ use kube::{
     runtime::{WatchStreamExt, watcher},
 };
 
-use self::decisions::{Decisions, Question};
+use self::{
+    decisions::{Decisions, Question},
+    flight::{REVIEWS_PER_CLUSTER, SingleFlight},
+};
 use crate::{
     fleet::{Fleet, Impersonation, impersonate},
     watch::{rows::Row, store::Store},
@@ -57,9 +62,9 @@ pub enum Error {
     Review {
         /// The cluster's name.
         cluster: String,
-        /// Why.
+        /// Why (shared by every caller that asked the same question at the same time).
         #[source]
-        source: kube::Error,
+        source: Arc<kube::Error>,
     },
 }
 
@@ -123,12 +128,19 @@ pub fn filter<R: Row>(store: &Store<R>, scope: &Scope) -> Vec<Arc<R>> {
     }
 }
 
+/// Reviews in flight, by question and the cluster's generation when asked; the answer is shared.
+type ReviewsInFlight = SingleFlight<(Question, u64), Result<bool, Arc<kube::Error>>>;
+
 /// Access decisions for the whole fleet. Cheap to clone.
 #[derive(Clone)]
 pub struct Access {
     fleet: Fleet,
     decisions: Arc<Mutex<Decisions>>,
     reviews_sent: Arc<std::sync::atomic::AtomicU64>,
+    /// Reviews in flight, by question and the cluster's generation when asked.
+    in_flight: Arc<ReviewsInFlight>,
+    /// Reviews each cluster may answer at once.
+    limits: Arc<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     _watches: Arc<Watches>,
 }
 
@@ -162,6 +174,8 @@ impl Access {
             fleet: fleet.clone(),
             decisions,
             reviews_sent: Arc::default(),
+            in_flight: Arc::default(),
+            limits: Arc::new(flight::limits(fleet.clusters().iter().map(|c| c.name()), REVIEWS_PER_CLUSTER)),
             _watches: Arc::new(Watches(watches)),
         }
     }
@@ -170,7 +184,9 @@ impl Access {
         self.decisions.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// May `who` `verb` `resource` in `namespace` (`None`: in all namespaces) of `cluster`? Cached.
+    /// May `who` `verb` `resource` in `namespace` (`None`: in all namespaces) of `cluster`? Cached; an
+    /// identical question already in flight is awaited rather than asked again, and each cluster answers
+    /// at most [`REVIEWS_PER_CLUSTER`] reviews at once (the others wait their turn).
     pub async fn allowed(
         &self,
         who: &Impersonation,
@@ -200,12 +216,31 @@ impl Access {
         let client = c
             .client_as(who)
             .map_err(|source| Error::Impersonation { cluster: cluster.to_owned(), source })?;
-        self.reviews_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let allowed = review(client, &question)
+        let limit = self.limits.get(cluster).cloned();
+        let reviews_sent = Arc::clone(&self.reviews_sent);
+        let decisions = Arc::clone(&self.decisions);
+        // The generation is part of the key: a question asked after an RBAC change never joins a review
+        // sent before it.
+        let key = (question.clone(), generation);
+        self.in_flight
+            .run(key, move || async move {
+                // Never closed: waiting is the only outcome.
+                let _permit = match limit {
+                    Some(limit) => limit.acquire_owned().await.ok(),
+                    None => None,
+                };
+                reviews_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let allowed = review(client, &question).await.map_err(Arc::new)?;
+                decisions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).put(
+                    question,
+                    allowed,
+                    generation,
+                    Instant::now(),
+                );
+                Ok(allowed)
+            })
             .await
-            .map_err(|source| Error::Review { cluster: cluster.to_owned(), source })?;
-        self.lock().put(question, allowed, generation, Instant::now());
-        Ok(allowed)
+            .map_err(|source| Error::Review { cluster: cluster.to_owned(), source })
     }
 
     /// Where `who` may `verb` `resource` in `cluster`, among `namespaces`: cluster scope first; only when

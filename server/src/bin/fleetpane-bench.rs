@@ -780,10 +780,7 @@ async fn run(args: &Args) -> Result<()> {
     .await;
     println!(
         "triage as group sre: {} Services checked, {} with findings, {} ms (triage::triage, unavailable {:?})",
-        direct.checked,
-        direct.rows.len(),
-        direct.elapsed_ms,
-        direct.unavailable
+        direct.checked, direct.total, direct.elapsed_ms, direct.unavailable
     );
     for (who, cookie) in [(args.group.as_str(), &cookie), ("sre", &sre_cookie)] {
         let (ssr, bytes) = time_ssr(&app, cookie, "/triage", TRIAGE_ITERATIONS, "").await?;
@@ -795,8 +792,9 @@ async fn run(args: &Args) -> Result<()> {
         );
         let scope = if who == "sre" {
             format!(
-                "the whole fleet: {} Services checked, {} with findings",
+                "the whole fleet: {} Services checked, {} with findings, first page of {}",
                 direct.checked,
+                direct.total,
                 direct.rows.len()
             )
         } else {

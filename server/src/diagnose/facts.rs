@@ -4,12 +4,11 @@
 //! defaults (a nil `ready` condition means ready, empty `policyTypes` means `Ingress`, ...) are applied by whoever
 //! builds the facts, so the rules never guess.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 
-/// Labels or a label selector's `matchLabels`.
-pub type Labels = BTreeMap<String, String>;
+/// Labels or a label selector's `matchLabels`: the compact sorted map the caches keep, so facts are filled
+/// from rows without converting.
+pub use crate::watch::rows::Labels;
 
 /// Everything the doctor knows about one Service.
 #[derive(Debug, Clone, Default)]

@@ -22,7 +22,7 @@ use super::{
         PortRef, Protocol, RouteFacts, RouteKind, SelectorOperator, SelectorRequirement, ServiceFacts,
         ServicePortFacts, ServiceType, TrafficPolicy, WorkloadRef,
     },
-    rules::selector::edit_distance,
+    rules::selector::within_edit_distance,
 };
 use crate::{
     views::{counted_family, is_ready, is_serving, selects, service::ServiceInput},
@@ -96,10 +96,19 @@ pub fn facts(input: &ServiceInput<'_>, around: &Surroundings<'_>) -> Facts {
 /// Whether some label is within `distance` edits of a selector term (same key and a close value, or a close
 /// key and the same value): a pod a typo hint could name.
 fn near(selector: &Labels, labels: &Labels, distance: usize) -> bool {
-    let close = |a: &str, b: &str| a.len().abs_diff(b.len()) <= distance && edit_distance(a, b) <= distance;
+    let close = |a: &str, b: &str| within_edit_distance(a, b, distance);
     selector
         .iter()
         .any(|(k, v)| labels.iter().any(|(pk, pv)| (pk == k && close(pv, v)) || (pv == v && close(pk, k))))
+}
+
+/// Whether a NetworkPolicy of the Service's namespace has a `namespaceSelector` peer (only then do the
+/// rules look at namespaces).
+fn policies_select_namespaces(input: &ServiceInput<'_>) -> bool {
+    input.network_policies.iter().flatten().any(|np| {
+        np.namespace == input.service.namespace
+            && np.ingress.iter().flat_map(|r| &r.peer_specs).any(|p| p.namespace_selector.is_some())
+    })
 }
 
 /// [`facts`], keeping of an unmatched selector's namespace only the pods a typo hint (within `typo_distance`)
@@ -147,11 +156,17 @@ fn facts_within(input: &ServiceInput<'_>, around: &Surroundings<'_>, typo_distan
         foreign_matches,
         pods_in_namespace: (known_pods.len() != home_pods.len()).then_some(home_pods.len()),
         nodes: around.nodes.clone(),
-        namespaces: around
-            .namespaces
-            .iter()
-            .map(|n| NamespaceFacts { name: n.name.clone(), labels: n.labels.clone() })
-            .collect(),
+        // Only NetworkPolicy namespace selectors read the namespaces: copying every namespace's labels for
+        // every Service was a hot spot of the triage view.
+        namespaces: if policies_select_namespaces(input) {
+            around
+                .namespaces
+                .iter()
+                .map(|n| NamespaceFacts { name: n.name.clone(), labels: n.labels.clone() })
+                .collect()
+        } else {
+            Vec::new()
+        },
         events: input
             .events
             .iter()
@@ -315,8 +330,8 @@ fn container_facts(c: &ContainerRow) -> ContainerFacts {
                 protocol: protocol(p.protocol.as_deref()),
             })
             .collect(),
-        readiness_probe: c.readiness.as_ref().map(probe_text),
-        liveness_probe: c.liveness.as_ref().map(probe_text),
+        readiness_probe: c.readiness.as_deref().map(probe_text),
+        liveness_probe: c.liveness.as_deref().map(probe_text),
         has_requests: c.has_requests,
         has_limits: c.has_limits,
         ready: c.state.ready,

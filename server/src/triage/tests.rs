@@ -1,11 +1,9 @@
 //! `rank` over hand-made rows: order, filters, blast radius, unreadable kinds.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::watch::rows::{ContainerPortRow, ContainerRow, ContainerStateRow, EndpointRow, ServicePortRow};
 
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+fn labels(pairs: &[(&str, &str)]) -> crate::watch::rows::Labels {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
@@ -136,6 +134,7 @@ fn filters_by_cluster_namespace_and_team() {
         cluster: cluster.into(),
         namespace: namespace.into(),
         team: team.into(),
+        ..Default::default()
     };
     let us = rank(&clusters, &req("prod-us", "", ""), &Thresholds::default());
     assert!(us.rows.iter().all(|r| r.cluster == "prod-us") && us.rows.len() == 3);
@@ -144,6 +143,31 @@ fn filters_by_cluster_namespace_and_team() {
     let ns = rank(&clusters, &req("prod-eu", "team-a", ""), &Thresholds::default());
     assert_eq!(names(&ns), ["prod-eu/team-a/frontend", "prod-eu/team-a/payments"]);
     assert_eq!(rank(&clusters, &req("", "", "nobody"), &Thresholds::default()).rows.len(), 0);
+}
+
+#[test]
+fn a_page_of_the_ranking_with_totals_over_every_page() {
+    let clusters = [fleet_rows("prod-eu"), fleet_rows("prod-us")];
+    let all = rank(&clusters, &TriageRequest::default(), &Thresholds::default());
+    let page = |offset, limit| {
+        rank(&clusters, &TriageRequest { offset, limit, ..Default::default() }, &Thresholds::default())
+    };
+    let first = page(0, 4);
+    assert_eq!(names(&first), names(&all)[..4]);
+    assert_eq!((first.total, first.offset, first.limit), (6, 0, 4));
+    assert_eq!(first.by_severity, all.by_severity);
+    assert_eq!(
+        first.by_severity.critical + first.by_severity.warning + first.by_severity.info,
+        6,
+        "every row counted once"
+    );
+    assert!(first.has_next());
+    let second = page(4, 4);
+    assert_eq!(names(&second), names(&all)[4..]);
+    assert!(!second.has_next());
+    assert_eq!(second.showing(), "showing 5–6 of 6");
+    // The filters' options do not depend on the page.
+    assert_eq!((&second.namespaces, &second.teams), (&all.namespaces, &all.teams));
 }
 
 #[test]
@@ -193,5 +217,6 @@ fn rank_on_a_scaled_fleet() {
     let page = rank(&clusters, &TriageRequest::default(), &Thresholds::default());
     println!("rank: {} rows of {} Services in {:?}", page.rows.len(), page.checked, started.elapsed());
     assert_eq!(page.checked, 6_000);
-    assert_eq!(page.rows.len(), 6_000, "every Service is broken or has an unready pod");
+    assert_eq!(page.total, 6_000, "every Service is broken or has an unready pod");
+    assert_eq!(page.rows.len(), TriageRequest::DEFAULT_LIMIT);
 }

@@ -265,12 +265,12 @@ mod tests {
             .map(|i| {
                 let mut p = mk_pod("shop", &format!("checkout-{i}"), "checkout", &[("http", 8080)]);
                 p.containers[0].image = Some(image.to_owned());
-                p.containers[0].readiness = Some(ProbeRow {
+                p.containers[0].readiness = Some(Box::new(ProbeRow {
                     action: "http GET :http/healthz".into(),
                     period_seconds: 10,
                     failure_threshold: 3,
                     ..Default::default()
-                });
+                }));
                 p
             })
             .collect();

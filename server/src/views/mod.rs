@@ -15,11 +15,9 @@ pub mod findings;
 pub mod list;
 pub mod service;
 
-use std::collections::BTreeMap;
-
 use fleetpane_app::model::services::{Health, Verdict};
 
-use crate::watch::rows::{EndpointRow, EndpointSliceRow, ServicePortRow, ServiceRow};
+use crate::watch::rows::{EndpointRow, EndpointSliceRow, Labels, ServicePortRow, ServiceRow};
 
 /// Endpoint counts of one Service, counted once per backend even when dual-stack slices list it twice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,7 +83,7 @@ pub fn count_endpoints(slices: &[&EndpointSliceRow]) -> EndpointCounts {
 
 /// Whether a Service selector picks a pod with these labels. An empty selector picks nothing: such a Service's
 /// endpoints are managed by hand.
-pub fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+pub fn selects(selector: &Labels, labels: &Labels) -> bool {
     !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
@@ -256,7 +254,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::watch::rows::{ContainerPortRow, ContainerRow, PodRow};
 
-    pub(crate) fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
@@ -358,7 +356,7 @@ pub(crate) mod tests {
     fn selector_semantics() {
         assert!(selects(&labels(&[("app", "a")]), &labels(&[("app", "a"), ("x", "y")])));
         assert!(!selects(&labels(&[("app", "a"), ("x", "z")]), &labels(&[("app", "a"), ("x", "y")])));
-        assert!(!selects(&BTreeMap::new(), &labels(&[("app", "a")])));
+        assert!(!selects(&Labels::new(), &labels(&[("app", "a")])));
     }
 
     #[test]

@@ -815,9 +815,10 @@ mod tests {
         svc.ports = vec![mk_port(Some("http"), 80, Some("http")), mk_port(Some("grpc"), 9090, Some("grpc"))];
         let mut pod = mk_pod("team-a", "checkout-1", "checkout", &[("http", 8080), ("grpc", 9090)]);
         let c = &mut pod.containers[0];
-        c.readiness = Some(ProbeRow { path: Some("/healthz".into()), ..mk_probe("httpGet", Some("http")) });
-        c.liveness = Some(mk_probe("tcpSocket", Some("8080")));
-        c.startup = Some(mk_probe("grpc", Some("9090")));
+        c.readiness =
+            Some(Box::new(ProbeRow { path: Some("/healthz".into()), ..mk_probe("httpGet", Some("http")) }));
+        c.liveness = Some(Box::new(mk_probe("tcpSocket", Some("8080"))));
+        c.startup = Some(Box::new(mk_probe("grpc", Some("9090"))));
         let d = detail(&mk_input(&svc, &[], &[&pod]));
         let c = &d.pods[0].containers[0];
         let r = c.readiness.as_ref().unwrap();

@@ -24,10 +24,9 @@ macro_rules! row {
 
 mod event;
 mod gateway;
+mod labels;
 mod network;
 mod scaling;
-
-use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use k8s_openapi::{
@@ -44,6 +43,7 @@ use k8s_openapi::{
 pub use self::{
     event::{EVENT_MAX_AGE, EventRow},
     gateway::{BackendRefRow, GATEWAY_GROUP, HttpRoute, HttpRouteRow, HttpRouteRuleRow},
+    labels::Labels,
     network::{
         BackendRow, IngressRouteRow, IngressRow, IpBlockRow, NetworkPolicyRow, PolicyPeerRow, PolicyPortRow,
         PolicyRuleRow, PortRef, SelectorRequirementRow, SelectorRow,
@@ -104,6 +104,12 @@ fn ns_name(meta: &ObjectMeta) -> (String, String) {
     (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
 }
 
+/// The items of an optional list. Collecting from it (rather than from `iter().flatten()`, whose size is unknown
+/// up front) allocates exactly as many elements as there are, not a minimum of four.
+fn each<T>(items: &Option<Vec<T>>) -> &[T] {
+    items.as_deref().unwrap_or_default()
+}
+
 fn port_text(port: &IntOrString) -> String {
     match port {
         IntOrString::Int(n) => n.to_string(),
@@ -125,9 +131,9 @@ pub struct ServiceRow {
     /// The ports.
     pub ports: Vec<ServicePortRow>,
     /// `spec.selector`; empty means the endpoints are managed by hand.
-    pub selector: BTreeMap<String, String>,
+    pub selector: Labels,
     /// The Service's labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// Load-balancer ingress points, IP or hostname.
     pub load_balancer_ingress: Vec<String>,
     /// `spec.externalName`.
@@ -209,9 +215,9 @@ impl From<&Service> for ServiceRow {
             name,
             type_: spec.type_.unwrap_or_else(|| "ClusterIP".to_owned()),
             cluster_ips,
-            ports: spec.ports.iter().flatten().map(ServicePortRow::from).collect(),
-            selector: spec.selector.unwrap_or_default(),
-            labels: s.metadata.labels.clone().unwrap_or_default(),
+            ports: each(&spec.ports).iter().map(ServicePortRow::from).collect(),
+            selector: spec.selector.map(Labels::from).unwrap_or_default(),
+            labels: s.metadata.labels.as_ref().map(Labels::from).unwrap_or_default(),
             load_balancer_ingress,
             external_name: spec.external_name,
             external_traffic_policy: spec.external_traffic_policy,
@@ -336,8 +342,8 @@ impl From<&EndpointSlice> for EndpointSliceRow {
             name,
             service: s.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)).cloned(),
             address_type: s.address_type.clone(),
-            endpoints: s.endpoints.iter().flatten().map(EndpointRow::from).collect(),
-            ports: s.ports.iter().flatten().map(EndpointPortRow::from).collect(),
+            endpoints: each(&s.endpoints).iter().map(EndpointRow::from).collect(),
+            ports: each(&s.ports).iter().map(EndpointPortRow::from).collect(),
         }
     }
 }
@@ -350,7 +356,7 @@ pub struct PodRow {
     /// Name.
     pub name: String,
     /// Labels (what Service selectors match).
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// `status.phase`.
     pub phase: Option<String>,
     /// The `Ready` condition is `True`.
@@ -385,11 +391,11 @@ pub struct ContainerRow {
     /// Declared ports.
     pub ports: Vec<ContainerPortRow>,
     /// Readiness probe.
-    pub readiness: Option<ProbeRow>,
+    pub readiness: Option<Box<ProbeRow>>,
     /// Liveness probe.
-    pub liveness: Option<ProbeRow>,
+    pub liveness: Option<Box<ProbeRow>>,
     /// Startup probe.
-    pub startup: Option<ProbeRow>,
+    pub startup: Option<Box<ProbeRow>>,
     /// Image.
     pub image: Option<String>,
     /// `resources.requests` is set.
@@ -519,19 +525,17 @@ impl From<&Container> for ContainerRow {
     fn from(c: &Container) -> Self {
         Self {
             name: c.name.clone(),
-            ports: c
-                .ports
+            ports: each(&c.ports)
                 .iter()
-                .flatten()
                 .map(|p| ContainerPortRow {
                     name: p.name.clone(),
                     container_port: p.container_port,
                     protocol: p.protocol.clone(),
                 })
                 .collect(),
-            readiness: c.readiness_probe.as_ref().map(ProbeRow::from),
-            liveness: c.liveness_probe.as_ref().map(ProbeRow::from),
-            startup: c.startup_probe.as_ref().map(ProbeRow::from),
+            readiness: c.readiness_probe.as_ref().map(|p| Box::new(ProbeRow::from(p))),
+            liveness: c.liveness_probe.as_ref().map(|p| Box::new(ProbeRow::from(p))),
+            startup: c.startup_probe.as_ref().map(|p| Box::new(ProbeRow::from(p))),
             image: c.image.clone(),
             has_requests: c
                 .resources
@@ -558,7 +562,7 @@ impl From<&Pod> for PodRow {
         Self {
             namespace,
             name,
-            labels: p.metadata.labels.clone().unwrap_or_default(),
+            labels: p.metadata.labels.as_ref().map(Labels::from).unwrap_or_default(),
             phase: status.and_then(|s| s.phase.clone()),
             ready: status
                 .and_then(|s| s.conditions.as_ref())
@@ -608,7 +612,7 @@ pub struct NamespaceRow {
     /// `status.phase`: `Active` or `Terminating`.
     pub phase: Option<String>,
     /// Labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
 }
 
 impl From<&Namespace> for NamespaceRow {
@@ -616,7 +620,7 @@ impl From<&Namespace> for NamespaceRow {
         Self {
             name: n.metadata.name.clone().unwrap_or_default(),
             phase: n.status.as_ref().and_then(|s| s.phase.clone()),
-            labels: n.metadata.labels.clone().unwrap_or_default(),
+            labels: n.metadata.labels.as_ref().map(Labels::from).unwrap_or_default(),
         }
     }
 }
@@ -901,8 +905,8 @@ pub(crate) mod tests {
             (0, 10, 1, 1, 3)
         );
         assert_eq!(
-            c.liveness,
-            Some(ProbeRow {
+            c.liveness.as_deref(),
+            Some(&ProbeRow {
                 action: "tcp :8080".into(),
                 kind: "tcpSocket".into(),
                 port: Some("8080".into()),

@@ -3,16 +3,85 @@
 //! A (re)list arrives as `Init`, `InitApply`*, `InitDone`. The listed rows collect in a buffer that replaces
 //! the whole map at `InitDone`, so after a relist (for instance after a 410 Gone) nothing deleted meanwhile
 //! survives as a ghost row, and readers never see a half-filled cache.
+//!
+//! The rows are kept in a `BTreeSet` ordered by each row's own namespace and name, so a key costs no copy of
+//! those strings, and a listed batch is bulk-built into tightly packed nodes: the store adds about 10 bytes per
+//! row, where a `BTreeMap<(String, String), Arc<R>>` added over 100.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{borrow::Borrow, cmp::Ordering, collections::BTreeSet, ops::Bound, sync::Arc};
 
 use jiff::Timestamp;
 use kube::runtime::watcher::Event;
 
 use super::rows::Row;
 
-/// A row's key: namespace (empty for cluster-scoped kinds) and name.
-pub type Key = (String, String);
+/// A row's key, as namespace (empty for cluster-scoped kinds) and name. The set of rows is ordered by it, and
+/// looked up by `(&str, &str)` through the same trait, without building owned keys.
+trait Keyed {
+    fn key(&self) -> (&str, &str);
+}
+
+impl Keyed for (&str, &str) {
+    fn key(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl PartialEq for dyn Keyed + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for dyn Keyed + '_ {}
+
+impl PartialOrd for dyn Keyed + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn Keyed + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A stored row, ordered by its key.
+#[derive(Debug)]
+struct Entry<R>(Arc<R>);
+
+impl<R: Row> Keyed for Entry<R> {
+    fn key(&self) -> (&str, &str) {
+        (self.0.namespace(), self.0.name())
+    }
+}
+
+impl<R: Row> PartialEq for Entry<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<R: Row> Eq for Entry<R> {}
+
+impl<R: Row> PartialOrd for Entry<R> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<R: Row> Ord for Entry<R> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl<'a, R: Row> Borrow<dyn Keyed + 'a> for Entry<R> {
+    fn borrow(&self) -> &(dyn Keyed + 'a) {
+        self
+    }
+}
 
 /// How current a cache is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,19 +109,16 @@ pub enum SyncState {
 /// The rows of one (cluster, kind) and how current they are.
 #[derive(Debug)]
 pub struct Store<R> {
-    rows: BTreeMap<Key, Arc<R>>,
-    relist: Option<BTreeMap<Key, Arc<R>>>,
+    rows: BTreeSet<Entry<R>>,
+    /// The rows of a relist under way, in arrival order (the apiserver lists in key order).
+    relist: Option<Vec<Entry<R>>>,
     state: SyncState,
 }
 
 impl<R: Row> Default for Store<R> {
     fn default() -> Self {
-        Self { rows: BTreeMap::new(), relist: None, state: SyncState::Syncing }
+        Self { rows: BTreeSet::new(), relist: None, state: SyncState::Syncing }
     }
-}
-
-fn key_of<R: Row>(row: &R) -> Key {
-    (row.namespace().to_owned(), row.name().to_owned())
 }
 
 impl<R: Row> Store<R> {
@@ -65,34 +131,40 @@ impl<R: Row> Store<R> {
     /// Event) is dropped instead of stored.
     pub fn apply_at(&mut self, event: &Event<R::Object>, now: Timestamp) {
         match event {
-            Event::Init => self.relist = Some(BTreeMap::new()),
+            Event::Init => self.relist = Some(Vec::new()),
             Event::InitApply(object) => {
                 let row = R::from_object(object);
                 if row.retained(now) {
-                    self.relist.get_or_insert_default().insert(key_of(&row), Arc::new(row));
+                    self.relist.get_or_insert_default().push(Entry(Arc::new(row)));
                 }
             }
             Event::InitDone => {
                 if let Some(rows) = self.relist.take() {
-                    self.rows = rows;
+                    // Sorted, and of a key listed twice the later row kept (as repeated inserts would), then
+                    // bulk-built into full nodes.
+                    self.rows = rows.into_iter().collect();
                 }
                 self.state = SyncState::Live;
             }
             Event::Apply(object) => {
                 let row = R::from_object(object);
                 if row.retained(now) {
-                    self.rows.insert(key_of(&row), Arc::new(row));
+                    self.rows.replace(Entry(Arc::new(row)));
                 } else {
-                    self.rows.remove(&key_of(&row));
+                    self.remove(&row);
                 }
                 self.recovered();
             }
             Event::Delete(object) => {
                 let row = R::from_object(object);
-                self.rows.remove(&key_of(&row));
+                self.remove(&row);
                 self.recovered();
             }
         }
+    }
+
+    fn remove(&mut self, row: &R) {
+        self.rows.remove(&(row.namespace(), row.name()) as &dyn Keyed);
     }
 
     /// A watch event after failures: live again, unless a relist is still under way.
@@ -105,7 +177,7 @@ impl<R: Row> Store<R> {
     /// Drops the rows no longer [`Row::retained`] at `now`; returns how many.
     pub fn expire(&mut self, now: Timestamp) -> usize {
         let before = self.rows.len();
-        self.rows.retain(|_, row| row.retained(now));
+        self.rows.retain(|entry| entry.0.retained(now));
         before - self.rows.len()
     }
 
@@ -138,20 +210,21 @@ impl<R: Row> Store<R> {
 
     /// Every row, by namespace then name.
     pub fn rows(&self) -> impl Iterator<Item = &Arc<R>> {
-        self.rows.values()
+        self.rows.iter().map(|entry| &entry.0)
     }
 
     /// The rows of one namespace.
     pub fn in_namespace<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a Arc<R>> + 'a {
+        let start: &dyn Keyed = &(namespace, "");
         self.rows
-            .range((namespace.to_owned(), String::new())..)
-            .take_while(move |((ns, _), _)| ns == namespace)
-            .map(|(_, row)| row)
+            .range::<dyn Keyed, _>((Bound::Included(start), Bound::Unbounded))
+            .take_while(move |entry| entry.0.namespace() == namespace)
+            .map(|entry| &entry.0)
     }
 
     /// One row.
     pub fn get(&self, namespace: &str, name: &str) -> Option<&Arc<R>> {
-        self.rows.get(&(namespace.to_owned(), name.to_owned()))
+        self.rows.get(&(namespace, name) as &dyn Keyed).map(|entry| &entry.0)
     }
 
     /// How many rows.
@@ -235,6 +308,33 @@ mod tests {
         store.apply(&Event::InitDone);
         assert_eq!(names(&store), ["a/kept"]);
         assert_eq!(store.state(), &SyncState::Live);
+    }
+
+    #[test]
+    fn lookups_by_key_and_namespace() {
+        let mut store = Store::<ServiceRow>::default();
+        store.apply(&Event::Init);
+        for (ns, name) in [("ab", "x"), ("a", "y"), ("b", "z"), ("a", "x"), ("", "c")] {
+            store.apply(&Event::InitApply(mk_svc(ns, name)));
+        }
+        // Listed twice in one relist (not expected from an apiserver): the later row is kept, as an update would.
+        let mut again = mk_svc("a", "x");
+        again.spec = Some(k8s_openapi::api::core::v1::ServiceSpec {
+            type_: Some("NodePort".into()),
+            ..Default::default()
+        });
+        store.apply(&Event::InitApply(again));
+        store.apply(&Event::InitDone);
+        assert_eq!(names(&store), ["/c", "a/x", "a/y", "ab/x", "b/z"]);
+        assert_eq!(store.get("a", "x").map(|r| r.type_.as_str()), Some("NodePort"));
+        assert!(store.get("a", "z").is_none() && store.get("", "x").is_none());
+        let in_a: Vec<_> = store.in_namespace("a").map(|r| r.name.as_str()).collect();
+        assert_eq!(in_a, ["x", "y"], "not the rows of namespace ab");
+        assert_eq!(store.in_namespace("").count(), 1);
+        // An update replaces the row under its key.
+        store.apply(&Event::Apply(mk_svc("a", "x")));
+        assert_eq!(store.get("a", "x").map(|r| r.type_.as_str()), Some("ClusterIP"));
+        assert_eq!(store.len(), 5);
     }
 
     fn mk_event(name: &str, last: i64) -> k8s_openapi::api::core::v1::Event {

@@ -37,7 +37,9 @@ fn show_selector(s: &LabelSelector) -> String {
 fn namespace_labels(ctx: &Ctx<'_>, name: &str) -> Labels {
     let mut labels =
         ctx.facts.namespaces.iter().find(|n| n.name == name).map(|n| n.labels.clone()).unwrap_or_default();
-    labels.entry("kubernetes.io/metadata.name".into()).or_insert_with(|| name.to_owned());
+    if !labels.contains_key("kubernetes.io/metadata.name") {
+        labels.insert("kubernetes.io/metadata.name".into(), name.to_owned());
+    }
     labels
 }
 

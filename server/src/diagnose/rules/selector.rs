@@ -74,25 +74,88 @@ pub(super) fn matches_nothing(ctx: &Ctx<'_>) -> Option<Finding> {
     })
 }
 
-/// Levenshtein distance over chars.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance over chars (the reference [`within_edit_distance`] is tested against).
+#[cfg(test)]
+fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
+    // Two rows, reused: no allocation per character.
     let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
     for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
+        cur[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
             cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
-        prev = cur;
+        std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
+}
+
+/// Whether `a` and `b` are at most `max` edits apart; cheap when they are not (lengths too far apart, or
+/// every cell of a row already over `max`).
+pub(crate) fn within_edit_distance(a: &str, b: &str, max: usize) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.is_ascii() && b.is_ascii() && b.len() < SHORT {
+        return within_edit_distance_short(a.as_bytes(), b.as_bytes(), max);
+    }
+    let b: Vec<char> = b.chars().collect();
+    if a.chars().count().abs_diff(b.len()) > max {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        let mut row_min = cur[0];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            row_min = row_min.min(cur[j + 1]);
+        }
+        if row_min > max {
+            return false;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()] <= max
+}
+
+/// Label values up to this many bytes are compared on the stack.
+const SHORT: usize = 64;
+
+/// [`within_edit_distance`] for ASCII `b` shorter than [`SHORT`]: no allocation.
+fn within_edit_distance_short(a: &[u8], b: &[u8], max: usize) -> bool {
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    let mut prev = [0usize; SHORT];
+    let mut cur = [0usize; SHORT];
+    for (j, cell) in prev.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        let mut row_min = cur[0];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            row_min = row_min.min(cur[j + 1]);
+        }
+        if row_min > max {
+            return false;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()] <= max
 }
 
 pub(super) fn likely_typo(ctx: &Ctx<'_>) -> Option<Finding> {
     let selector = unmatched_selector(ctx)?;
     let max = ctx.thresholds.typo_distance;
-    let close = |a: &str, b: &str| a != b && edit_distance(a, b) <= max;
+    let close = |a: &str, b: &str| a != b && within_edit_distance(a, b, max);
     let mut evidence = Vec::new();
     let mut fixes = BTreeSet::new();
     for pod in ctx.facts.pods.iter().filter(|p| p.namespace == ctx.facts.service.namespace) {
@@ -219,6 +282,24 @@ mod tests {
         assert_eq!(edit_distance("app", "app"), 0);
         assert_eq!(edit_distance("", "ab"), 2);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        // The bounded check agrees with the distance, both ways.
+        let long = "x".repeat(70);
+        let pairs = [
+            ("checkout", "chekout"),
+            ("app", "app"),
+            ("", "ab"),
+            ("kitten", "sitting"),
+            ("gone-1", "app-1"),
+            ("zürich", "zurich"),
+            (long.as_str(), "xx"),
+            (&long[..66], &long[..65]),
+        ];
+        for (a, b) in pairs {
+            for max in 0..4 {
+                assert_eq!(within_edit_distance(a, b, max), edit_distance(a, b) <= max, "{a} {b} {max}");
+                assert_eq!(within_edit_distance(b, a, max), edit_distance(a, b) <= max, "{b} {a} {max}");
+            }
+        }
     }
 
     #[test]

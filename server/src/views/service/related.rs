@@ -9,8 +9,8 @@ use fleetpane_app::model::services::{
 use jiff::Timestamp;
 
 use crate::watch::rows::{
-    BackendRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NetworkPolicyRow, PdbRow, PodRow, PolicyRuleRow,
-    ServiceRow,
+    BackendRow, EventRow, HpaRow, HttpRouteRow, IngressRow, Labels, NetworkPolicyRow, PdbRow, PodRow,
+    PolicyRuleRow, ServiceRow,
 };
 
 /// `2h16m`, `45s`, `3d4h`: how long before `now` `then` was. A time after `now` (clock skew) is `0s`.
@@ -62,7 +62,7 @@ fn value_set(rest: &str) -> Option<Vec<&str>> {
 /// Whether a selector written as [`crate::watch::rows::selector_text`] writes it (`app=web,tier in (a,b),
 /// env notin (dev),!canary,team`) selects `labels`. Empty selects everything. `None`: not in that form (then
 /// the page cannot tell, and says nothing rather than guess).
-pub fn selector_text_matches(text: &str, labels: &BTreeMap<String, String>) -> Option<bool> {
+pub fn selector_text_matches(text: &str, labels: &Labels) -> Option<bool> {
     let mut all = true;
     for term in split_terms(text) {
         let ok = if let Some((key, rest)) = term.split_once(" notin ") {

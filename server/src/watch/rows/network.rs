@@ -4,14 +4,12 @@
 //! [`PolicyRuleRow::peers`], [`PolicyRuleRow::ports`]) and the structured selectors, peers and ports the
 //! reachability evaluator (`crate::reach`) needs.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::{
     api::networking::v1::{Ingress, IngressBackend, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort},
     apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
 };
 
-use super::{Row, ns_name, port_text, selector_text};
+use super::{Labels, Row, ns_name, port_text, selector_text};
 
 /// A NetworkPolicy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,7 +50,7 @@ pub struct PolicyRuleRow {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SelectorRow {
     /// `matchLabels`.
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: Labels,
     /// `matchExpressions`.
     pub match_expressions: Vec<SelectorRequirementRow>,
 }
@@ -71,7 +69,7 @@ pub struct SelectorRequirementRow {
 impl SelectorRow {
     /// Whether `labels` satisfy every requirement. An empty selector matches everything; an unknown operator
     /// matches nothing (the apiserver rejects such selectors, so it cannot select by accident).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &Labels) -> bool {
         self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| {
                 let value = labels.get(&r.key);
@@ -98,7 +96,7 @@ impl SelectorRow {
     fn to_label_selector(&self) -> LabelSelector {
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
         LabelSelector {
-            match_labels: Some(self.match_labels.clone()),
+            match_labels: Some(self.match_labels.to_map()),
             match_expressions: Some(
                 self.match_expressions
                     .iter()
@@ -116,7 +114,7 @@ impl SelectorRow {
 impl From<&LabelSelector> for SelectorRow {
     fn from(s: &LabelSelector) -> Self {
         Self {
-            match_labels: s.match_labels.clone().unwrap_or_default(),
+            match_labels: s.match_labels.as_ref().map(Labels::from).unwrap_or_default(),
             match_expressions: s
                 .match_expressions
                 .iter()
@@ -560,8 +558,8 @@ mod tests {
                 req("canary", "DoesNotExist", &[]),
             ]),
         });
-        let labels = |l: &[(&str, &str)]| -> BTreeMap<String, String> {
-            l.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        let labels = |l: &[(&str, &str)]| -> Labels {
+            l.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
         };
         assert!(selector.matches(&labels(&[("app", "web"), ("tier", "a")])));
         assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "c")])), "In");
