@@ -124,7 +124,11 @@ async fn wait_for_traffic(clusters: &[ClusterConfig]) {
             if rate.is_some_and(|r| (r - 120.0).abs() < 1.0) {
                 break;
             }
-            assert!(Instant::now() < deadline, "{}: checkout's rate is {rate:?} after 120 s, not 120/s", c.name);
+            assert!(
+                Instant::now() < deadline,
+                "{}: checkout's rate is {rate:?} after 120 s, not 120/s",
+                c.name
+            );
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
