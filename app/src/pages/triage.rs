@@ -43,21 +43,7 @@ fn href(request: &TriageRequest) -> String {
     if request.limit != TriageRequest::DEFAULT_LIMIT {
         params.push(("limit", request.limit.to_string()));
     }
-    let query: Vec<String> = params.into_iter().map(|(k, v)| format!("{k}={}", encode(&v))).collect();
-    if query.is_empty() { "/triage".to_owned() } else { format!("/triage?{}", query.join("&")) }
-}
-
-/// Percent-encodes a query value (unreserved characters stay as they are).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::with_query("/triage", params)
 }
 
 /// A `<select>` of `options` named `name`, with "all" first and `current` selected.

@@ -392,25 +392,6 @@ pub fn event_facts(e: &EventRow) -> EventFacts {
     }
 }
 
-/// Splits on commas outside parentheses: `a=b,c in (d,e)` → `a=b`, `c in (d,e)`.
-fn split_top(s: &str) -> Vec<&str> {
-    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, ch) in s.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(s[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(s[start..].trim());
-    out.retain(|p| !p.is_empty());
-    out
-}
-
 /// Parses a selector in the one-line form of [`crate::watch::rows::selector_text`] (`all` or empty: everything),
 /// as PDB rows keep it. Label keys and values hold no commas, spaces or parentheses, so the form is unambiguous.
 pub fn parse_selector(text: &str) -> LabelSelector {
@@ -418,7 +399,7 @@ pub fn parse_selector(text: &str) -> LabelSelector {
     if text.trim() == "all" {
         return selector;
     }
-    for part in split_top(text) {
+    for part in crate::watch::rows::selector_terms(text) {
         let values = |rest: &str| -> Vec<String> {
             rest.trim()
                 .trim_start_matches('(')

@@ -83,6 +83,26 @@ pub trait Row: Clone + Send + Sync + 'static {
     }
 }
 
+/// Splits a selector's text (as [`selector_text`] writes it) on commas outside parentheses:
+/// `a=b,c in (d,e)` → `a=b`, `c in (d,e)`.
+pub fn selector_terms(s: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(s[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(s[start..].trim());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
 /// A label selector in one line, kubectl style: `app=web,tier in (a,b),!canary`. Empty: selects everything.
 pub fn selector_text(selector: &LabelSelector) -> String {
     let mut parts: Vec<String> =

@@ -35,25 +35,6 @@ pub fn when(then: Timestamp, now: Option<Timestamp>) -> When {
     }
 }
 
-/// Splits on commas outside parentheses: `a=b,c in (d,e)` → `a=b`, `c in (d,e)`.
-fn split_terms(s: &str) -> Vec<&str> {
-    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, ch) in s.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(s[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(s[start..].trim());
-    out.retain(|p| !p.is_empty());
-    out
-}
-
 fn value_set(rest: &str) -> Option<Vec<&str>> {
     let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
     Some(inner.split(',').map(str::trim).filter(|v| !v.is_empty()).collect())
@@ -64,7 +45,7 @@ fn value_set(rest: &str) -> Option<Vec<&str>> {
 /// the page cannot tell, and says nothing rather than guess).
 pub fn selector_text_matches(text: &str, labels: &Labels) -> Option<bool> {
     let mut all = true;
-    for term in split_terms(text) {
+    for term in crate::watch::rows::selector_terms(text) {
         let ok = if let Some((key, rest)) = term.split_once(" notin ") {
             let set = value_set(rest)?;
             labels.get(key.trim()).is_none_or(|v| !set.contains(&v.as_str()))
