@@ -39,29 +39,16 @@ impl LiveScope {
     pub fn url(&self) -> String {
         let mut params = Vec::new();
         if let Some(c) = &self.cluster {
-            params.push(format!("cluster={}", encode(c)));
+            params.push(("cluster", c.clone()));
         }
         if let Some(n) = &self.namespace {
-            params.push(format!("namespace={}", encode(n)));
+            params.push(("namespace", n.clone()));
         }
         if !self.kinds.is_empty() {
-            params.push(format!("kinds={}", encode(&self.kinds.join(","))));
+            params.push(("kinds", self.kinds.join(",")));
         }
-        if params.is_empty() { PATH.to_owned() } else { format!("{PATH}?{}", params.join("&")) }
+        crate::pages::with_query(PATH, params)
     }
-}
-
-/// Percent-encodes a query value (unreserved characters stay as they are).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// How current one cluster's cached data is.
