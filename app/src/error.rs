@@ -7,7 +7,7 @@
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use server_fn::{
-    codec::JsonEncoding,
+    codec::PostcardEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
 
@@ -57,7 +57,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = PostcardEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod live;
 pub mod model;
 pub mod pages;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};

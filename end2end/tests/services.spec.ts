@@ -22,10 +22,13 @@ test('alice finds team-a/checkout across every cluster, with drift, by search', 
   await expect(page.locator('.showing')).toContainText(/showing \d+ of \d+/);
 
   // `/` focuses the search box (hydrated), and the search is a plain GET form: the URL carries it.
-  await page.locator('body').click();
-  await page.keyboard.press('/');
+  // Retry until the page is hydrated: a key pressed before that is the browser's alone.
   const search = page.getByRole('searchbox', { name: 'Search' });
-  await expect(search).toBeFocused();
+  await expect(async () => {
+    await page.locator('body').click();
+    await page.keyboard.press('/');
+    await expect(search).toBeFocused({ timeout: 500 });
+  }).toPass({ timeout: 15_000 });
   await search.fill('checkout');
   await search.press('Enter');
   await expect(page).toHaveURL(/\/services\?q=checkout$/);

@@ -48,7 +48,10 @@ use axum::{
 use fleetpane_app::{App, api::ssr::CurrentUser, shell};
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::{
+    CompressionLevel, catch_panic::CatchPanicLayer, compression::CompressionLayer, services::ServeDir,
+    trace::TraceLayer,
+};
 
 use crate::auth::{
     headers::{CspNonce, security_headers},
@@ -95,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route(observability::METRICS_PATH, get(metrics))
         .route(fleetpane_app::live::PATH, get(live::handler))
         .merge(auth::routes::routes())
+        .nest_service(&format!("/{}", options.site_pkg_dir), static_assets(&options))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::require_session))
@@ -103,6 +107,17 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.headers.clone(), security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The site's `pkg/` (WASM, JS, CSS), compressed: a release build's precompressed `.br` / `.gz` next to a file
+/// is sent as is (`brotli -q 11` is what `./dev bench --wasm` measures), anything else is compressed on the fly
+/// at the fastest level (the dev WASM). Only these public files: pages and server-function answers carry the
+/// session's CSRF token next to reflected input, so they are never compressed (BREACH).
+fn static_assets(options: &leptos::config::LeptosOptions) -> Router {
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
 }
 
 /// Hands the request's CSP nonce and signed-in user (put into the request by the middleware) to Leptos:
@@ -260,6 +275,14 @@ client_key_file = "{PKI}/client.key"
         status: StatusCode,
         headers: http::HeaderMap,
         body: String,
+        bytes: axum::body::Bytes,
+    }
+
+    impl Answer {
+        /// The body as a server function's answer (postcard), as the browser reads it.
+        fn wire<T: serde::de::DeserializeOwned>(&self) -> T {
+            fleetpane_app::wire::decode(&self.bytes).unwrap()
+        }
     }
 
     async fn send(state: &AppState, request: Request<Body>) -> Answer {
@@ -270,6 +293,7 @@ client_key_file = "{PKI}/client.key"
             status: parts.status,
             headers: parts.headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            bytes: body,
         }
     }
 
@@ -477,6 +501,61 @@ client_key_file = "{PKI}/client.key"
     }
 
     #[tokio::test]
+    async fn site_files_are_sent_compressed_precompressed_first() {
+        let site = tempfile::tempdir().unwrap();
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir(&pkg).unwrap();
+        let script = "export function hydrate() { return 'fleetpane'; }\n".repeat(200);
+        std::fs::write(pkg.join("fleetpane.js"), &script).unwrap();
+        std::fs::write(pkg.join("fleetpane.wasm"), b"\0asm raw").unwrap();
+        std::fs::write(pkg.join("fleetpane.wasm.br"), b"brotli bytes").unwrap();
+        let state = mk_state(site.path()).await;
+        let get = |path: &str, encoding: Option<&str>| {
+            let mut r = Request::get(path);
+            if let Some(e) = encoding {
+                r = r.header(header::ACCEPT_ENCODING, e);
+            }
+            r.body(Body::empty()).unwrap()
+        };
+
+        let a = send(&state, get("/pkg/fleetpane.wasm", Some("gzip, br"))).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.headers[header::CONTENT_ENCODING], "br");
+        assert_eq!(a.headers[header::CONTENT_TYPE], "application/wasm");
+        assert_eq!(&a.bytes[..], b"brotli bytes", "the precompressed file, not a recompression");
+        assert_security_headers(&a.headers);
+
+        let a = send(&state, get("/pkg/fleetpane.wasm", None)).await;
+        assert!(a.headers.get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(&a.bytes[..], b"\0asm raw");
+
+        let a = send(&state, get("/pkg/fleetpane.js", Some("gzip"))).await;
+        assert_eq!(a.headers[header::CONTENT_ENCODING], "gzip", "no .gz on disk: compressed on the fly");
+        assert!(a.bytes.len() < script.len() / 10, "{} bytes", a.bytes.len());
+
+        let a = send(&state, get("/pkg/missing.wasm", Some("br"))).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn pages_and_server_functions_are_never_compressed() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+        let mut page = get_as("/whoami", Some(&cookie));
+        page.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
+        let a = send(&state, page).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.headers.get(header::CONTENT_ENCODING).is_none());
+        assert!(a.body.contains(&csrf));
+        let mut call = probe_request(&cookie, Some(&csrf), Some("http://127.0.0.1:3000"));
+        call.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
+        let a = send(&state, call).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.headers.get(header::CONTENT_ENCODING).is_none());
+    }
+
+    #[tokio::test]
     async fn server_function_needs_the_csrf_token_and_our_origin() {
         let site = tempfile::tempdir().unwrap();
         let state = mk_state(site.path()).await;
@@ -491,7 +570,7 @@ client_key_file = "{PKI}/client.key"
 
         let a = send(&state, probe_request(&cookie, Some(&csrf), Some("http://127.0.0.1:3000"))).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        let fleet: fleetpane_app::model::FleetStatus = serde_json::from_str(&a.body).unwrap();
+        let fleet: fleetpane_app::model::FleetStatus = a.wire();
         assert_eq!(fleet.clusters.len(), 1);
         assert_eq!(fleet.clusters[0].name, "dead");
         assert!(!fleet.clusters[0].probe.is_reachable());
@@ -511,7 +590,7 @@ client_key_file = "{PKI}/client.key"
             .unwrap();
         let a = send(&state, request).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        let me: fleetpane_app::model::WhoAmI = serde_json::from_str(&a.body).unwrap();
+        let me: fleetpane_app::model::WhoAmI = a.wire();
         assert_eq!(me.email, "alice@example.com");
         assert_eq!(me.groups[0].name, "sre");
         assert_eq!(me.csrf_token, csrf);
@@ -571,7 +650,7 @@ client_key_file = "{PKI}/client.key"
             .unwrap();
         let a = send(&state, request).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        let health: fleetpane_app::model::FleetHealth = serde_json::from_str(&a.body).unwrap();
+        let health: fleetpane_app::model::FleetHealth = a.wire();
         let dead = &health.clusters[0];
         assert_eq!(dead.name, "dead");
         assert!(!dead.impersonation_only);
@@ -617,13 +696,13 @@ client_key_file = "{PKI}/client.key"
             send(&state, list_request(&cookie, &csrf, "req[q]=checkout&req[sort]=name&req[offset]=0")).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         assert!(started.elapsed() < listing::CLUSTER_TIMEOUT + std::time::Duration::from_secs(1));
-        let page: fleetpane_app::model::services::ServiceListPage = serde_json::from_str(&a.body).unwrap();
+        let page: fleetpane_app::model::services::ServiceListPage = a.wire();
         assert!(page.rows.is_empty());
         assert_eq!(page.unavailable, ["dead"]);
 
         let a = send(&state, list_request(&cookie, &csrf, "req[q]=colour:blue")).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
-        let e: fleetpane_app::error::AppError = serde_json::from_str(&a.body).unwrap();
+        let e: fleetpane_app::error::AppError = a.wire();
         assert_eq!(
             e,
             fleetpane_app::error::AppError::BadRequest(
@@ -673,7 +752,7 @@ client_key_file = "{PKI}/client.key"
         }
         let a = send(&state, list_request(&cookie, &csrf, "req[q]=&req[cluster]=mars")).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
-        let e: fleetpane_app::error::AppError = serde_json::from_str(&a.body).unwrap();
+        let e: fleetpane_app::error::AppError = a.wire();
         assert_eq!(e, fleetpane_app::error::AppError::BadRequest("unknown cluster \"mars\"".into()));
         let a = send(&state, list_request(&cookie, &csrf, "req[type]=Ingress")).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
@@ -713,7 +792,7 @@ client_key_file = "{PKI}/client.key"
             .unwrap();
         let a = send(&state, request).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
-        let e: fleetpane_app::error::AppError = serde_json::from_str(&a.body).unwrap();
+        let e: fleetpane_app::error::AppError = a.wire();
         assert_eq!(
             e,
             fleetpane_app::error::AppError::BadRequest(

@@ -20,7 +20,7 @@ use crate::{
 /// One page of the fleet Services list: only Services the signed-in person may list, searched, grouped
 /// across clusters, sorted and paged on the server. A search that does not parse is a
 /// [`AppError::BadRequest`] (HTTP 400) whose message says what is wrong.
-#[server(endpoint = "list_services", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "list_services", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn list_services(
     /// The search, sort and page, as the URL carries them.
     req: ServiceListRequest,
@@ -37,7 +37,7 @@ pub async fn list_services(
 /// with probes, related objects and Events. Each path part must be a DNS label ([`AppError::BadRequest`], 400);
 /// an unknown cluster or Service is [`AppError::NoSuch`] (404), a namespace whose Services the person may not
 /// list [`AppError::Forbidden`] (403), a cluster that does not answer [`AppError::Unavailable`] (503).
-#[server(endpoint = "service_detail", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "service_detail", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn service_detail(
     /// The cluster's configured name.
     cluster: String,
@@ -66,7 +66,7 @@ pub async fn service_detail(
 /// port under the NetworkPolicies, pod by pod, with the deciding policies and rules. An empty form is
 /// `Ok(None)`; a malformed question, an unknown cluster, Service, port or pod is [`AppError::BadRequest`]
 /// (400) with a message saying what is wrong.
-#[server(endpoint = "reach", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "reach", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn reach(
     /// The question, as the GET form carries it.
     req: crate::model::reach::ReachRequest,
@@ -84,7 +84,7 @@ pub async fn reach(
 
 /// One namespace/name side by side across the clusters that have it, as the signed-in person may see it.
 /// A namespace or name that is not a valid name is [`AppError::BadRequest`] (400).
-#[server(endpoint = "drift_service", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "drift_service", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn drift_service(
     /// The namespace.
     namespace: String,
@@ -100,7 +100,7 @@ pub async fn drift_service(
 }
 
 /// The fleet's Services whose copies differ between clusters.
-#[server(endpoint = "drift_fleet", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "drift_fleet", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn drift_fleet() -> Result<crate::model::drift::DriftList, AppError> {
     let user = ssr::current_user()?;
     Ok(ssr::backend()?.drift_fleet(user).await)
@@ -109,7 +109,7 @@ pub async fn drift_fleet() -> Result<crate::model::drift::DriftList, AppError> {
 /// Traffic (rate, 5xx share, latency) and per-pod CPU and memory of one Service from its cluster's Prometheus,
 /// over `range` (`15m`, `1h`, `6h`, `24h`; anything else is [`AppError::BadRequest`], 400, as is a name that is
 /// no Kubernetes name). Only namespaces the person may read are queried; a panel without data says why.
-#[server(endpoint = "service_metrics", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "service_metrics", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn service_metrics(
     /// The cluster's configured name.
     cluster: String,
@@ -130,7 +130,7 @@ pub async fn service_metrics(
 
 /// The current request rate and 5xx share of every Service the person may read, for the fleet list: one
 /// Prometheus query per cluster.
-#[server(endpoint = "fleet_rates", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "fleet_rates", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn fleet_rates() -> Result<crate::model::metrics::FleetRates, AppError> {
     let user = ssr::current_user()?;
     Ok(ssr::backend()?.fleet_rates(user).await)
@@ -139,7 +139,7 @@ pub async fn fleet_rates() -> Result<crate::model::metrics::FleetRates, AppError
 /// The on-call triage view: every Service the signed-in person may see, fleet-wide, that the doctor has
 /// findings for, worst first; filtered by cluster, namespace and team on the server. A cluster that does not
 /// answer in time is named in [`crate::model::doctor::TriagePage::unavailable`].
-#[server(endpoint = "triage", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "triage", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn triage(
     /// The filters, as the URL carries them.
     req: crate::model::doctor::TriageRequest,
@@ -149,14 +149,14 @@ pub async fn triage(
 }
 
 /// Fleetpane's own health: every cluster's cache states and sizes, requests sent, decision-cache hits.
-#[server(endpoint = "fleetpane_status", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "fleetpane_status", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn fleetpane_status() -> Result<FleetHealth, AppError> {
     let _user = ssr::current_user()?;
     Ok(ssr::backend()?.fleet_health())
 }
 
 /// Probes every configured cluster's apiserver and returns the results in configuration order.
-#[server(endpoint = "probe_clusters", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "probe_clusters", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn probe_clusters() -> Result<FleetStatus, AppError> {
     let _user = ssr::current_user()?;
     let backend = ssr::backend()?;
@@ -164,7 +164,7 @@ pub async fn probe_clusters() -> Result<FleetStatus, AppError> {
 }
 
 /// Who is signed in: email, provider, groups with their sources, session end.
-#[server(endpoint = "whoami", client = crate::api::client::CsrfClient)]
+#[server(endpoint = "whoami", client = crate::api::client::CsrfClient, output = server_fn::codec::Postcard)]
 pub async fn whoami() -> Result<WhoAmI, AppError> {
     ssr::current_user()
 }

@@ -224,7 +224,7 @@ pub fn TrafficSection(
     let range = Memo::new(move |_| {
         query.with(|q| q.get("range").and_then(|r| MetricsRange::parse(&r)).unwrap_or_default())
     });
-    let metrics = Resource::new(
+    let metrics = crate::wire::resource(
         move || (cluster.clone(), namespace.clone(), name.clone(), range.get()),
         |(cluster, namespace, name, range)| {
             service_metrics(cluster, namespace, name, range.as_str().to_owned())

@@ -6,7 +6,7 @@ use crate::api::whoami;
 /// POST carrying the CSRF token, so it works before hydration too).
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let me = Resource::new(|| (), |()| whoami());
+    let me = crate::wire::resource(|| (), |()| whoami());
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -128,7 +128,7 @@ impl DoctorState {
 
 /// A panel's content, or why there is none.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Panel<T> {
     /// The data.
     Ok {
@@ -290,6 +290,22 @@ pub fn format_bytes(b: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panels_survive_the_wire() {
+        let doctor = Panel::<Traffic>::Doctor {
+            doctor: Doctor {
+                state: DoctorState::Unreachable,
+                message: "Prometheus did not answer in 2 s".into(),
+                fix: "check [clusters.prometheus] url".into(),
+            },
+        };
+        let ok = Panel::Ok { data: Traffic::default() };
+        for panel in [doctor, ok] {
+            let bytes = <crate::wire::Wire as codee::Encoder<_>>::encode(&panel).unwrap_or_default();
+            assert_eq!(crate::wire::decode::<Panel<Traffic>>(&bytes), Ok(panel));
+        }
+    }
 
     #[test]
     fn ranges_round_trip() {

@@ -24,7 +24,7 @@ pub fn DriftServicePage() -> impl IntoView {
     let key = Memo::new(move |_| {
         params.with(|p| (p.get("namespace").unwrap_or_default(), p.get("name").unwrap_or_default()))
     });
-    let page = Resource::new(move || key.get(), |(ns, name)| drift_service(ns, name));
+    let page = crate::wire::resource(move || key.get(), |(ns, name)| drift_service(ns, name));
     view! {
         <Title text=move || format!("Drift {}/{} · Fleetpane", key.get().0, key.get().1)/>
         <section class="page-head">
@@ -146,7 +146,7 @@ fn Cell(cell: DriftCell, expected: bool, reference: String) -> impl IntoView {
 /// `/drift`: the Services whose copies differ between clusters.
 #[component]
 pub fn DriftListPage() -> impl IntoView {
-    let list = Resource::new(|| (), |()| drift_fleet());
+    let list = crate::wire::resource(|| (), |()| drift_fleet());
     view! {
         <Title text="Drift · Fleetpane"/>
         <section class="page-head">

@@ -12,7 +12,7 @@ use crate::{
 pub fn HomePage() -> impl IntoView {
     // Bumped by "Check again"; the resource refetches whenever it changes.
     let checks = RwSignal::new(0_u32);
-    let status = Resource::new(move || checks.get(), |_| probe_clusters());
+    let status = crate::wire::resource(move || checks.get(), |_| probe_clusters());
 
     view! {
         <Title text="Clusters · Fleetpane"/>

@@ -34,7 +34,7 @@ fn badge(r: Reachability) -> Badge {
 pub fn ReachPage() -> impl IntoView {
     let query = use_query_map();
     let request = Memo::new(move |_| query.with(|q| request_from(|k| q.get(k))));
-    let answer = Resource::new(move || request.get(), reach);
+    let answer = crate::wire::resource(move || request.get(), reach);
     let field = move |get: fn(&ReachRequest) -> String| request.with_untracked(get);
     view! {
         <Title text="Can A reach B · Fleetpane"/>

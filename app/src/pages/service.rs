@@ -87,7 +87,7 @@ pub fn ServicePage() -> impl IntoView {
         }
     });
     let detail =
-        Resource::new(move || (key.get(), live.version.get()), |((c, ns, n), _)| service_detail(c, ns, n));
+        crate::wire::resource(move || (key.get(), live.version.get()), |((c, ns, n), _)| service_detail(c, ns, n));
     let filter = Memo::new(move |_| query.with(|q| EndpointFilter::parse(q.get("endpoints").as_deref())));
     let title = move || {
         let (c, ns, n) = key.get();

@@ -10,7 +10,7 @@ use crate::{
 /// `/status`: Fleetpane's own health, a table per cluster: kind, state, rows; and requests sent.
 #[component]
 pub fn StatusPage() -> impl IntoView {
-    let health = Resource::new(|| (), |()| fleetpane_status());
+    let health = crate::wire::resource(|| (), |()| fleetpane_status());
     view! {
         <Title text="Status · Fleetpane"/>
         <section class="page-head">

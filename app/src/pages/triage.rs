@@ -183,7 +183,7 @@ pub fn TriagePage() -> impl IntoView {
             kinds: Vec::new(),
         }
     });
-    let page = Resource::new(move || (request.get(), live.version.get()), |(r, _)| triage(r));
+    let page = crate::wire::resource(move || (request.get(), live.version.get()), |(r, _)| triage(r));
     view! {
         <Title text="Triage · Fleetpane"/>
         <section class="page-head">

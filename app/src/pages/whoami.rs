@@ -6,7 +6,7 @@ use crate::{api::whoami, components::ErrorTemplate, model::WhoAmI};
 /// `/whoami`: the signed-in identity, each group with where it came from, and when the session ends.
 #[component]
 pub fn WhoAmIPage() -> impl IntoView {
-    let me = Resource::new(|| (), |()| whoami());
+    let me = crate::wire::resource(|| (), |()| whoami());
     view! {
         <Title text="Who am I · Fleetpane"/>
         <section class="page-head">
