@@ -65,6 +65,9 @@ impl FromServerFnError for AppError {
             | ServerFnErrorErr::Response(detail)
             | ServerFnErrorErr::Serialization(detail)
             | ServerFnErrorErr::Deserialization(detail) => Self::Transport(detail),
+            // The request's arguments did not parse: the caller's mistake, said as such (HTTP 400).
+            ServerFnErrorErr::Args(detail) => Self::BadRequest(format!("bad arguments: {detail}")),
+            ServerFnErrorErr::MissingArg(detail) => Self::BadRequest(format!("missing argument: {detail}")),
             other => Self::Internal(other.to_string()),
         }
     }

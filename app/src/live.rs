@@ -4,7 +4,7 @@
 //! server: caches ──► GET /api/live?cluster=&namespace=&kinds= (SSE, no object data)
 //!                     event: changed   something the person may read changed (≤ 1 per 200 ms)
 //!                     event: state     each cluster's sync state, one line per cluster ([`encode_states`])
-//! browser: use_live ──► version +1 on `changed` (and after a reconnect) ──► Resources keyed on it refetch
+//! browser: use_live ──► version +1 on `changed` (and on each open) ──► Resources keyed on it refetch
 //!                      through the normal server functions, so access is applied as always
 //!          LiveIndicator ──► "live" · "reconnecting…" · "prod-us: stale since 14:03:05 UTC"
 //! ```
@@ -170,7 +170,7 @@ fn clock(rfc3339: &str) -> String {
 /// A page's live-update state.
 #[derive(Clone, Copy, Debug)]
 pub struct Live {
-    /// Bumps on every change the server announces (and after a reconnect): key Resources on it.
+    /// Bumps on every change the server announces (and each time the stream opens): key Resources on it.
     pub version: ReadSignal<u64>,
     /// The connection.
     pub connection: ReadSignal<Connection>,
@@ -260,7 +260,6 @@ mod browser {
         handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
         timer: Option<TimeoutHandle>,
         failures: u32,
-        opened_before: bool,
     }
 
     impl Stream {
@@ -272,7 +271,6 @@ mod browser {
                 handlers: Vec::new(),
                 timer: None,
                 failures: 0,
-                opened_before: false,
             })))
         }
 
@@ -286,7 +284,6 @@ mod browser {
                 inner.close();
                 inner.url = Some(url);
                 inner.failures = 0;
-                inner.opened_before = false;
                 inner.out.connection.set(Connection::Connecting);
             }
             open(&self.0);
@@ -323,11 +320,10 @@ mod browser {
                 let mut i = inner.borrow_mut();
                 i.failures = 0;
                 i.out.connection.set(Connection::Open);
-                // Changes may have been missed while the stream was down.
-                if i.opened_before {
-                    i.out.version.update(|v| *v += 1);
-                }
-                i.opened_before = true;
+                // Changes may have been missed before the stream opened: while it was down, and on the first
+                // open between the page's read on the server and now (hydration may take seconds on a slow
+                // link). One refetch closes that gap.
+                i.out.version.update(|v| *v += 1);
             }
         }));
         let failed = on(Box::new({

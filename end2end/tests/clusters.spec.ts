@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 
 import { signIn } from './auth';
-import { seriousAxeFindings, watchConsole } from './page';
+import { hydrated, seriousAxeFindings, watchConsole } from './page';
 import { loadFleet, testenv, type FleetFacts } from './fleet';
 
 const PAUSED = 'prod-us';
@@ -56,6 +56,7 @@ test('every cluster is reachable, the page hydrates, no console errors, no serio
   }
 
   // Hydrated: the button's handler runs the server function in the browser.
+  await hydrated(page);
   const refetch = page.waitForResponse((r) => r.url().includes('/api/probe_clusters') && r.status() === 200);
   await page.getByRole('button', { name: 'Check again' }).click();
   await refetch;

@@ -256,6 +256,9 @@ test.afterAll(async () => {
 
 test('the Services list follows scaling and an unready pod within 1 s, without a reload', async ({ page }, testInfo) => {
   test.setTimeout(180_000);
+  // The page refetches once when its stream opens (changes between the server's render and then); the changes
+  // below wait for that first refetch, so each measures one change.
+  const settled = page.waitForResponse((r) => r.url().endsWith('/api/list_services'), { timeout: 60_000 });
   await signIn(page, 'alice@example.com', `/services?q=${NAME}`);
   const errors = watchConsole(page);
   const row = page.locator(`tr[data-service="${NS}/${NAME}"]`);
@@ -264,6 +267,7 @@ test('the Services list follows scaling and an unready pod within 1 s, without a
   const indicator = page.locator('.live-indicator');
   await expect(indicator).toHaveAttribute('data-live', /^(live|stale|syncing)$/);
   await expect(indicator).toContainText('live');
+  await settled;
 
   // Proof that nothing reloads: a marker on the window, and a half-typed search that must survive.
   await page.evaluate(() => ((window as any).__notReloaded = true));
@@ -292,11 +296,13 @@ test('the Services list follows scaling and an unready pod within 1 s, without a
 test('an open Service page follows scaling and an unready pod within 1 s, without a reload', async ({ page }, testInfo) => {
   test.setTimeout(180_000);
   const before = await sliceCount();
+  const settled = page.waitForResponse((r) => r.url().endsWith('/api/service_detail'), { timeout: 60_000 });
   await signIn(page, 'alice@example.com', `/c/${CLUSTER}/ns/${NS}/svc/${NAME}`);
   const errors = watchConsole(page);
   const verdict = '.verdict-text';
   await expect(page.locator(verdict)).toContainText(`${before.ready}/${before.total} endpoints`);
   await expect(page.locator('.live-indicator')).toContainText('live');
+  await settled;
   await page.evaluate(() => ((window as any).__notReloaded = true));
 
   const more = { ready: before.ready + 1, total: before.total + 1 };

@@ -15,6 +15,12 @@ export function watchConsole(page: Page): string[] {
   return errors;
 }
 
+/** Waits until the page is hydrated (app/src/lib.rs marks `<html data-hydrated>`): before that, clicks and
+ * keys are the plain page's. */
+export async function hydrated(page: Page): Promise<void> {
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+}
+
 /** axe findings of impact serious or critical, one line each. */
 export async function seriousAxeFindings(page: Page): Promise<string[]> {
   const axe = await new AxeBuilder({ page }).analyze();

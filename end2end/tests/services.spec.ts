@@ -2,7 +2,7 @@
 import { expect, test, type Page } from '@playwright/test';
 
 import { signIn } from './auth';
-import { seriousAxeFindings, watchConsole } from './page';
+import { hydrated, seriousAxeFindings, watchConsole } from './page';
 import { loadFleet, type FleetFacts } from './fleet';
 
 let fleet: FleetFacts;
@@ -22,13 +22,11 @@ test('alice finds team-a/checkout across every cluster, with drift, by search', 
   await expect(page.locator('.showing')).toContainText(/showing \d+ of \d+/);
 
   // `/` focuses the search box (hydrated), and the search is a plain GET form: the URL carries it.
-  // Retry until the page is hydrated: a key pressed before that is the browser's alone.
+  await hydrated(page);
+  await page.locator('body').click();
+  await page.keyboard.press('/');
   const search = page.getByRole('searchbox', { name: 'Search' });
-  await expect(async () => {
-    await page.locator('body').click();
-    await page.keyboard.press('/');
-    await expect(search).toBeFocused({ timeout: 500 });
-  }).toPass({ timeout: 15_000 });
+  await expect(search).toBeFocused();
   await search.fill('checkout');
   await search.press('Enter');
   await expect(page).toHaveURL(/\/services\?q=checkout$/);

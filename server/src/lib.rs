@@ -45,7 +45,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use fleetpane_app::{App, api::ssr::CurrentUser, shell};
+use fleetpane_app::{App, api::ssr::CurrentUser, error::AppError, shell};
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use tower_http::{
@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service(&format!("/{}", options.site_pkg_dir), static_assets(&options))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn(server_fn_status))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::require_session))
         .layer(session::layer(state.sessions.clone(), &state.config.session))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -108,6 +109,30 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// A server function that failed answers with the status its [`AppError`] names (400 for arguments that do not
+/// parse, 403, 404, 503, ...): the server-function plumbing alone would say 500 for all of them.
+async fn server_fn_status(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, SERVER_FN_ERROR_LIMIT).await {
+        Ok(bytes) => {
+            if let Ok(error) = fleetpane_app::wire::decode::<AppError>(&bytes) {
+                parts.status = error.status_code();
+            }
+            Response::from_parts(parts, Body::from(bytes))
+        }
+        Err(_) => Response::from_parts(parts, Body::from("server function error too large to read")),
+    }
+}
+
+/// The largest server-function error body read back (errors are one message).
+const SERVER_FN_ERROR_LIMIT: usize = 64 * 1024;
 
 /// The site's `pkg/` (WASM, JS, CSS), compressed: a release build's precompressed `.br` / `.gz` next to a file
 /// is sent as is (`brotli -q 11` is what `./dev bench --wasm` measures), anything else is compressed on the fly
@@ -535,6 +560,28 @@ client_key_file = "{PKI}/client.key"
 
         let a = send(&state, get("/pkg/missing.wasm", Some("br"))).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn server_function_arguments_that_do_not_parse_are_a_400_that_says_why() {
+        let site = tempfile::tempdir().unwrap();
+        let state = mk_state(site.path()).await;
+        let (cookie, csrf) = testing::sign_in(&state, testing::identity("alice@example.com", &["sre"])).await;
+        let call = |body: &'static str| {
+            Request::post("/api/triage")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, &cookie)
+                .header("x-csrf-token", &csrf)
+                .header("sec-fetch-site", "same-origin")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let a = send(&state, call("")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+        let e: AppError = a.wire();
+        assert!(matches!(&e, AppError::BadRequest(m) if m.contains("missing field `req`")), "{e:?}");
+        let a = send(&state, call("req[limit]=many")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     }
 
     #[tokio::test]

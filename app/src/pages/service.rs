@@ -86,8 +86,10 @@ pub fn ServicePage() -> impl IntoView {
             kinds: Vec::new(),
         }
     });
-    let detail =
-        crate::wire::resource(move || (key.get(), live.version.get()), |((c, ns, n), _)| service_detail(c, ns, n));
+    let detail = crate::wire::resource(
+        move || (key.get(), live.version.get()),
+        |((c, ns, n), _)| service_detail(c, ns, n),
+    );
     let filter = Memo::new(move |_| query.with(|q| EndpointFilter::parse(q.get("endpoints").as_deref())));
     let title = move || {
         let (c, ns, n) = key.get();

@@ -77,8 +77,10 @@ pub fn ServicesPage() -> impl IntoView {
     // refetches through `list_services`; the Transition keeps the old rows up meanwhile.
     let live = use_live(|| LiveScope { kinds: vec!["Service", "EndpointSlice"], ..Default::default() });
     provide_context(live);
-    let page =
-        crate::wire::resource(move || (request.get(), live.version.get()), |(request, _)| list_services(request));
+    let page = crate::wire::resource(
+        move || (request.get(), live.version.get()),
+        |(request, _)| list_services(request),
+    );
     crate::components::metrics::provide_fleet_rates();
     let search = NodeRef::<leptos::html::Input>::new();
     // With JavaScript the form navigates in place, leaving empty filters out of the URL; without it, it is
