@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	testenvbuild "fleetpane/testenv/internal/build"
 )
 
 // TestFleetEndToEnd runs the real thing in a temporary state dir on port
@@ -32,7 +34,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 	if wd, err := os.Getwd(); err == nil {
 		repoBin := filepath.Join(wd, "..", "..", "..", ".testenv", "bin")
-		for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		for _, b := range testenvbuild.Binaries {
 			_ = os.Link(filepath.Join(repoBin, b), filepath.Join(bin, b))
 		}
 	}

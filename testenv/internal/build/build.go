@@ -1,6 +1,8 @@
 // Package build compiles the Kubernetes control-plane binaries the fleet
-// runs, from k8s.io/kubernetes as required in testenv's go.mod, with the Go
-// toolchain on the machine (GOTOOLCHAIN=local). Builds are incremental: when
+// runs, from k8s.io/kubernetes as required in testenv's go.mod, and the
+// metrics-server (sigs.k8s.io/metrics-server, also required there, built
+// against the same k8s.io modules through testenv/cmd/metrics-server), with
+// the Go toolchain on the machine (GOTOOLCHAIN=local). Builds are incremental: when
 // nothing changed, `go build` only checks the build cache and the binary
 // (a few seconds); a cold kube-apiserver build takes several minutes.
 package build
@@ -19,18 +21,48 @@ import (
 )
 
 // Binaries are the commands built into <state>/bin, in build order.
-var Binaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+var Binaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", MetricsServer}
 
-// Package returns the import path of a binary.
-func Package(bin string) string { return "k8s.io/kubernetes/cmd/" + bin }
+// MetricsServer is the metrics-server binary.
+const MetricsServer = "metrics-server"
+
+// MetricsServerVersion is the sigs.k8s.io/metrics-server release required
+// in go.mod (a test keeps the two equal).
+const MetricsServerVersion = "v0.8.0"
+
+// Package returns the import path of a binary. The metrics-server's main
+// is testenv's own (see cmd/metrics-server): upstream's, with OpenAPI
+// definitions that match the pinned k8s.io modules.
+func Package(bin string) string {
+	if bin == MetricsServer {
+		return "fleetpane/testenv/cmd/" + bin
+	}
+	return "k8s.io/kubernetes/cmd/" + bin
+}
 
 // KubernetesVersion is the k8s.io/kubernetes release required in go.mod
 // (a test keeps the two equal). It is stamped into the binaries, which
 // would otherwise report "v0.0.0-master+$Format:%H$" at /version.
 const KubernetesVersion = "v1.36.3"
 
-// Flags are passed to every go build (stripped binaries link faster).
+// Flags are passed to every go build (stripped binaries link faster). The
+// metrics-server also gets its own version (FlagsFor).
 var Flags = []string{"-ldflags=-s -w" + versionFlags()}
+
+// FlagsFor returns the go build flags of a binary.
+func FlagsFor(bin string) []string {
+	if bin != MetricsServer {
+		return Flags
+	}
+	// The metrics-server reports k8s.io/client-go/pkg/version (its Makefile
+	// stamps that package), and its apiserver the component-base version,
+	// which is that of the k8s.io modules it is built with.
+	const pkg = "k8s.io/client-go/pkg/version"
+	major, minor, _ := strings.Cut(strings.TrimPrefix(MetricsServerVersion, "v"), ".")
+	minor, _, _ = strings.Cut(minor, ".")
+	return []string{Flags[0] + fmt.Sprintf(" -X %[1]s.gitVersion=%[2]s -X %[1]s.gitMajor=%[3]s -X %[1]s.gitMinor=%[4]s -X %[1]s.gitTreeState=clean",
+		pkg, MetricsServerVersion, major, minor)}
+}
 
 func versionFlags() string {
 	const pkg = "k8s.io/component-base/version"
@@ -117,7 +149,7 @@ func Run(ctx context.Context, o Options) error {
 		out := filepath.Join(o.BinDir, bin)
 		before, _ := os.Stat(out)
 		fmt.Fprintf(progress, "  building %s (go build %s) ...\n", bin, Package(bin))
-		args := append([]string{"build", "-o", out}, Flags...)
+		args := append([]string{"build", "-o", out}, FlagsFor(bin)...)
 		args = append(args, Package(bin))
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = o.ModuleDir

@@ -32,11 +32,11 @@ func TestFindModule(t *testing.T) {
 
 func TestMissingAndErrors(t *testing.T) {
 	dir := t.TempDir()
-	if m := Missing(dir); len(m) != 3 {
+	if m := Missing(dir); len(m) != 4 {
 		t.Fatalf("missing %v", m)
 	}
 	os.WriteFile(filepath.Join(dir, "kube-scheduler"), []byte("x"), 0o755)
-	if m := Missing(dir); len(m) != 2 {
+	if m := Missing(dir); len(m) != 3 {
 		t.Fatalf("missing %v", m)
 	}
 	e := &Error{Binary: "kube-apiserver", Tail: "line", Err: os.ErrNotExist}
@@ -56,5 +56,21 @@ func TestKubernetesVersionMatchesGoMod(t *testing.T) {
 	}
 	if !strings.Contains(Flags[0], "gitVersion="+KubernetesVersion) || !strings.Contains(Flags[0], "gitMajor=1 ") {
 		t.Fatalf("version flags not stamped: %q", Flags[0])
+	}
+}
+
+func TestMetricsServerVersionMatchesGoMod(t *testing.T) {
+	data, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := string(data)
+	if want := "sigs.k8s.io/metrics-server " + MetricsServerVersion; !strings.Contains(mod, want) {
+		t.Fatalf("go.mod does not require %q: keep build.MetricsServerVersion equal to go.mod", want)
+	}
+	f := FlagsFor(MetricsServer)
+	if len(f) != 1 || !strings.Contains(f[0], "client-go/pkg/version.gitVersion="+MetricsServerVersion) ||
+		!strings.Contains(f[0], "gitVersion="+KubernetesVersion) {
+		t.Fatalf("metrics-server flags %q", f)
 	}
 }

@@ -55,7 +55,8 @@ func TestAPIServerArgs(t *testing.T) {
 
 func TestControllerManagerArgs(t *testing.T) {
 	args := ControllerManagerArgs(testCluster())
-	has(t, args, "--leader-elect=false", "--secure-port=16501", "--bind-address=127.0.0.1", "--kubeconfig=/s/prod-us/admin.kubeconfig")
+	has(t, args, "--leader-elect=false", "--secure-port=16501", "--bind-address=127.0.0.1", "--kubeconfig=/s/prod-us/admin.kubeconfig",
+		"--horizontal-pod-autoscaler-sync-period=5s")
 	var ctrl string
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--controllers="); ok {

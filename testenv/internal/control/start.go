@@ -41,6 +41,8 @@ type Component struct {
 	Key     string
 	Program string
 	Args    []string
+	// Env is added to the environment of the process (KEY=VALUE).
+	Env []string
 	// Ports are checked to be free before it starts.
 	Ports []int
 	// Ready waits until the process serves; pid > 0 lets it fail fast when
@@ -104,7 +106,7 @@ func Ensure(ctx context.Context, st layout.State, c Component) (Result, error) {
 			return res, err
 		}
 	}
-	pid, err := proc.Spawn(proc.Spec{Name: c.Name, Path: c.Program, Args: c.Args, LogFile: logfile, PidFile: pidfile})
+	pid, err := proc.Spawn(proc.Spec{Name: c.Name, Path: c.Program, Args: c.Args, Env: c.Env, LogFile: logfile, PidFile: pidfile})
 	if err != nil {
 		return res, err
 	}

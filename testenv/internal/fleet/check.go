@@ -15,6 +15,7 @@ import (
 
 	"fleetpane/testenv/internal/fixtures"
 	"fleetpane/testenv/internal/kube"
+	"fleetpane/testenv/internal/metricsserver"
 	"fleetpane/testenv/internal/nodesim"
 )
 
@@ -56,6 +57,11 @@ func Check(ctx context.Context, dir string, out io.Writer) error {
 		}
 		report(c.Name, fmt.Sprintf("team-a/checkout has %d ready endpoints %v", len(ips), ips), err)
 		report(c.Name, "payments has kubelet Unhealthy events", checkUnhealthyEvents(cctx, admin.Typed))
+		problems, err = metricsserver.Check(cctx, admin)
+		if err == nil && len(problems) > 0 {
+			err = fmt.Errorf("%s", strings.Join(problems, "; "))
+		}
+		report(c.Name, "metrics.k8s.io serves checkout's pods (aggregated metrics-server), its HPA is ScalingActive", err)
 
 		f := p.PKI(c)
 		base := kube.RESTConfig(kube.Target{APIURL: p.Control(c).APIURL(), CAFile: f.CACert, CertFile: f.FleetpaneCert, KeyFile: f.FleetpaneKey})
@@ -71,6 +77,10 @@ func Check(ctx context.Context, dir string, out io.Writer) error {
 			switch what {
 			case "pods":
 				_, err = cs.CoreV1().Pods(ns).List(cctx, metav1.ListOptions{Limit: 1})
+			case "nodes":
+				_, err = cs.CoreV1().Nodes().List(cctx, metav1.ListOptions{Limit: 1})
+			case "secrets":
+				_, err = cs.CoreV1().Secrets(ns).List(cctx, metav1.ListOptions{Limit: 1})
 			default:
 				_, err = cs.CoreV1().Services(ns).List(cctx, metav1.ListOptions{Limit: 1})
 			}
@@ -86,13 +96,19 @@ func Check(ctx context.Context, dir string, out io.Writer) error {
 			}
 			return nil
 		}
-		report(c.Name, "fleetpane itself cannot list services", denied(as(""), "", "services"))
+		// Fleetpane's own identity lists the kinds of its shared caches, never Secrets.
+		report(c.Name, "fleetpane itself lists services (its shared cache)", allowed(as(""), "", "services"))
+		report(c.Name, "fleetpane itself cannot list secrets", denied(as(""), "", "secrets"))
 		report(c.Name, "alice (sre) lists pods everywhere", allowed(as("alice@example.com", "sre"), "", "pods"))
 		report(c.Name, "bob (team-a) lists pods in team-a", allowed(as("bob@example.com", "team-a"), "team-a", "pods"))
 		report(c.Name, "bob (team-a) cannot list pods in team-b", denied(as("bob@example.com", "team-a"), "team-b", "pods"))
 		report(c.Name, "carol (no groups) cannot list services", denied(as("carol@example.com"), "team-a", "services"))
 		report(c.Name, "dave (viewers) lists services", allowed(as("dave@example.com", "viewers"), "", "services"))
 		report(c.Name, "dave (viewers) cannot list pods", denied(as("dave@example.com", "viewers"), "team-a", "pods"))
+		report(c.Name, "alice (sre) lists nodes", allowed(as("alice@example.com", "sre"), "", "nodes"))
+		report(c.Name, "bob (team-a) cannot list nodes", denied(as("bob@example.com", "team-a"), "", "nodes"))
+		report(c.Name, "team-b cannot list nodes", denied(as("erin@example.com", "team-b"), "", "nodes"))
+		report(c.Name, "dave (viewers) cannot list nodes", denied(as("dave@example.com", "viewers"), "", "nodes"))
 		report(c.Name, "impersonating group system:masters is refused", denied(as("mallory", "system:masters"), "", "services"))
 		cancel()
 	}

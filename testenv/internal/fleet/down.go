@@ -22,7 +22,7 @@ import (
 // when etcd is gone first).
 func stopRank(key string) int {
 	switch {
-	case key == layout.Agent:
+	case key == layout.Agent, strings.HasPrefix(key, "metrics-server-"):
 		return 0
 	case strings.HasPrefix(key, "kube-controller-manager-"), strings.HasPrefix(key, "kube-scheduler-"):
 		return 1

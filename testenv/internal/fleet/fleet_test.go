@@ -55,13 +55,26 @@ func TestAgentConfigCoversEveryCluster(t *testing.T) {
 	if n := p.NodeNames(p.ClusterList()[0]); len(n) != 4 || n[0] != "prod-eu-node-a1" {
 		t.Errorf("nodes %v", n)
 	}
+	// The simulated kubelets: one proxy for the fleet, certificates from each cluster's CA.
+	if cfg.KubeletListen != "127.0.0.1:16250" {
+		t.Errorf("kubelet proxy %q", cfg.KubeletListen)
+	}
+	for _, c := range cfg.Clusters {
+		if c.CAKeyFile != p.PKI(p.ClusterList()[c.Index]).CAKey {
+			t.Errorf("%s: CA key %q", c.Name, c.CAKeyFile)
+		}
+	}
+	ms := p.MetricsServer(p.ClusterList()[2])
+	if ms.Port != 16702 || ms.KubeletProxy != "127.0.0.1:16250" || ms.APIURL != "https://127.0.0.1:16445" {
+		t.Errorf("metrics-server of staging %+v", ms)
+	}
 }
 
 func TestStopOrderPutsApiserversBeforeEtcd(t *testing.T) {
-	keys := []string{"etcd", "kube-apiserver-prod-eu", "agent", "kube-scheduler-prod-eu", "kube-controller-manager-staging", "other"}
+	keys := []string{"etcd", "kube-apiserver-prod-eu", "agent", "kube-scheduler-prod-eu", "kube-controller-manager-staging", "other", "metrics-server-prod-us"}
 	sort.SliceStable(keys, func(i, j int) bool { return stopRank(keys[i]) < stopRank(keys[j]) })
 	got := strings.Join(keys, " ")
-	if want := "agent kube-scheduler-prod-eu kube-controller-manager-staging kube-apiserver-prod-eu other etcd"; got != want {
+	if want := "agent metrics-server-prod-us kube-scheduler-prod-eu kube-controller-manager-staging kube-apiserver-prod-eu other etcd"; got != want {
 		t.Fatalf("order %s, want %s", got, want)
 	}
 }
@@ -93,7 +106,8 @@ func TestPortPlanHasNoDuplicates(t *testing.T) {
 		}
 		seen[u.port] = u.component
 	}
-	if seen[15556] != "idp[local]" || seen[19190] != "metricsgen" || seen[16443] != "kube-apiserver[prod-eu]" {
+	if seen[15556] != "idp[local]" || seen[19190] != "metricsgen" || seen[16443] != "kube-apiserver[prod-eu]" ||
+		seen[16250] != "node agent (kubelet proxy)" || seen[16701] != "metrics-server[prod-us]" {
 		t.Errorf("port plan %v", seen)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"fleetpane/testenv/internal/etcd"
 	"fleetpane/testenv/internal/kube"
 	"fleetpane/testenv/internal/layout"
+	"fleetpane/testenv/internal/metricsserver"
 	"fleetpane/testenv/internal/nodesim"
 	"fleetpane/testenv/internal/pki"
 )
@@ -127,13 +128,23 @@ func (p Plan) PrometheusURL(c layout.Cluster) string {
 
 // AgentConfig is the node agent's configuration.
 func (p Plan) AgentConfig() nodesim.Config {
-	var cfg nodesim.Config
+	cfg := nodesim.Config{KubeletListen: layout.Addr(p.Ports().KubeletProxy())}
 	for _, c := range p.ClusterList() {
 		cfg.Clusters = append(cfg.Clusters, nodesim.ClusterConfig{
 			Name: c.Name, Index: c.Index, Region: c.Region, Zones: c.Zones, NodesPerZone: 2, Target: p.AdminTarget(c),
+			CAKeyFile: p.PKI(c).CAKey,
 		})
 	}
 	return cfg
+}
+
+// MetricsServer is what c's metrics-server needs.
+func (p Plan) MetricsServer(c layout.Cluster) metricsserver.Config {
+	return metricsserver.Config{
+		Cluster: c.Name, Port: p.Ports().MetricsServer(c.Index), APIURL: p.Control(c).APIURL(), PKI: p.PKI(c),
+		Kubeconfig:   p.State().MetricsServerKubeconfig(c.Name),
+		KubeletProxy: layout.Addr(p.Ports().KubeletProxy()),
+	}
 }
 
 // NodeNames of c.

@@ -27,12 +27,14 @@ func portPlan(p Plan) []portUse {
 	uses := []portUse{
 		{"etcd", ports.EtcdClient(), pidRunning(layout.Etcd)},
 		{"etcd (peer)", ports.EtcdPeer(), pidRunning(layout.Etcd)},
+		{"node agent (kubelet proxy)", ports.KubeletProxy(), pidRunning(layout.Agent)},
 	}
 	for _, c := range p.ClusterList() {
 		uses = append(uses,
 			portUse{"kube-apiserver[" + c.Name + "]", ports.APIServer(c.Index), pidRunning(layout.APIServerComponent(c.Name))},
 			portUse{"kube-controller-manager[" + c.Name + "]", ports.ControllerManager(c.Index), pidRunning(layout.ControllerManagerComponent(c.Name))},
 			portUse{"kube-scheduler[" + c.Name + "]", ports.Scheduler(c.Index), pidRunning(layout.SchedulerComponent(c.Name))},
+			portUse{"metrics-server[" + c.Name + "]", ports.MetricsServer(c.Index), pidRunning(layout.MetricsServerComponent(c.Name))},
 		)
 		if p.Prometheus {
 			dir := promDir(p, c.Name)

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"fleetpane/testenv/internal/fixtures"
 	"fleetpane/testenv/internal/kube"
 	"fleetpane/testenv/internal/layout"
+	"fleetpane/testenv/internal/metricsserver"
 )
 
 func seed(ctx context.Context, r *run, p Plan, c layout.Cluster) error {
@@ -24,7 +26,14 @@ func seed(ctx context.Context, r *run, p Plan, c layout.Cluster) error {
 	if err := fixtures.Seed(ctx, cl, fixtures.VariantOf(c.Name)); err != nil {
 		return fmt.Errorf("seeding %s: %w", c.Name, err)
 	}
-	r.printf("seeded %s: fixtures and RBAC applied in %s", c.Name, time.Since(start).Round(100*time.Millisecond))
+	ca, err := os.ReadFile(p.PKI(c).CACert)
+	if err != nil {
+		return err
+	}
+	if err := cl.Apply(ctx, metricsserver.Objects(p.Ports().MetricsServer(c.Index), ca)...); err != nil {
+		return fmt.Errorf("seeding %s: %w", c.Name, err)
+	}
+	r.printf("seeded %s: fixtures, RBAC and the metrics.k8s.io APIService applied in %s", c.Name, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -47,6 +56,7 @@ func waitReady(ctx context.Context, r *run, p Plan, timeout time.Duration) error
 				return err
 			}
 			v := fixtures.VariantOf(c.Name)
+			fixturesReady := false
 			for {
 				var problems []string
 				if err := fixtures.MarkFailingPods(gctx, cl, v); err != nil {
@@ -57,11 +67,22 @@ func waitReady(ctx context.Context, r *run, p Plan, timeout time.Duration) error
 					problems = append(problems, "checking: "+kube.Short(err))
 				}
 				problems = append(problems, ps...)
+				if len(problems) == 0 && !fixturesReady {
+					fixturesReady = true
+					r.printf("%s ready: 4 nodes, fixture pods Running, team-a/checkout EndpointSlices hold the Ready pod IPs", c.Name)
+				}
+				if len(problems) == 0 {
+					ps, err := metricsserver.Check(gctx, cl)
+					if err != nil {
+						problems = append(problems, "checking metrics: "+kube.Short(err))
+					}
+					problems = append(problems, ps...)
+				}
 				if len(problems) == 0 {
 					mu.Lock()
 					delete(last, c.Name)
 					mu.Unlock()
-					r.printf("%s ready: 4 nodes, fixture pods Running, team-a/checkout EndpointSlices hold the Ready pod IPs", c.Name)
+					r.printf("%s metrics ready: metrics.k8s.io serves checkout's pods, its HPA is ScalingActive", c.Name)
 					return nil
 				}
 				mu.Lock()

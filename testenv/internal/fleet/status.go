@@ -58,9 +58,11 @@ func Status(ctx context.Context, dir string, out io.Writer) ([]ComponentStatus, 
 		add("kube-controller-manager["+c.Name+"]", pid, ok, layout.Addr(cc.KCMPort))
 		pid, ok = pf(layout.SchedulerComponent(c.Name))
 		add("kube-scheduler["+c.Name+"]", pid, ok, layout.Addr(cc.SchedPort))
+		pid, ok = pf(layout.MetricsServerComponent(c.Name))
+		add("metrics-server["+c.Name+"]", pid, ok, "https://"+layout.Addr(p.Ports().MetricsServer(c.Index)))
 	}
 	pid, ok = pf(layout.Agent)
-	add("node agent", pid, ok, fmt.Sprintf("%d simulated nodes", 4*p.Clusters))
+	add("node agent", pid, ok, fmt.Sprintf("%d simulated nodes, kubelets through http://%s", 4*p.Clusters, layout.Addr(p.Ports().KubeletProxy())))
 	if p.IdP {
 		pid, ok := idp.Running(st.IdPDir())
 		add("idp", pid, ok, "http://"+layout.Addr(p.Ports().IdP()))

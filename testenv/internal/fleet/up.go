@@ -17,6 +17,7 @@ import (
 	"fleetpane/testenv/internal/control"
 	"fleetpane/testenv/internal/etcd"
 	"fleetpane/testenv/internal/layout"
+	"fleetpane/testenv/internal/metricsserver"
 	"fleetpane/testenv/internal/pki"
 	"fleetpane/testenv/internal/proc"
 	"fleetpane/testenv/internal/prom"
@@ -103,6 +104,9 @@ func up(ctx context.Context, r *run, o UpOptions) error {
 		if err := config.WriteFileAtomic(st.ClusterKubeconfig(c.Name), kc, 0o600); err != nil {
 			return err
 		}
+		if err := metricsserver.WriteKubeconfig(p.MetricsServer(c), config.WriteFileAtomic); err != nil {
+			return err
+		}
 	}
 	r.printf("PKI ready (CA, serving and client certificates per cluster)")
 
@@ -137,6 +141,17 @@ func up(ctx context.Context, r *run, o UpOptions) error {
 	g, gctx = errgroup.WithContext(ctx)
 	for _, c := range p.ClusterList() {
 		g.Go(func() error { return seed(gctx, r, p, c) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Every cluster's metrics-server, once its RBAC and APIService exist.
+	g, gctx = errgroup.WithContext(ctx)
+	for _, c := range p.ClusterList() {
+		ms := p.MetricsServer(c)
+		g.Go(func() error {
+			return ensure(gctx, r, st, metricsserver.Component(st, ms), "https://"+layout.Addr(ms.Port))
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -226,14 +241,15 @@ func startAgent(ctx context.Context, r *run, o UpOptions) error {
 		return err
 	}
 	sum := sha256.Sum256(data)
+	proxy := o.Plan.Ports().KubeletProxy()
 	comp := control.Component{
 		Name: "node agent", Key: layout.Agent, Program: o.Self,
-		Args: []string{"agent", "--config", st.AgentConfig(), "--config-sha256", fmt.Sprintf("%x", sum[:8])},
+		Args:  []string{"agent", "--config", st.AgentConfig(), "--config-sha256", fmt.Sprintf("%x", sum[:8])},
+		Ports: []int{proxy},
 		Ready: func(ctx context.Context, pid int, logFile string) error {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(300 * time.Millisecond):
+			// Its kubelet proxy listens once the node certificates exist.
+			if err := proc.WaitTCP(ctx, layout.Addr(proxy), &proc.WaitOptions{PID: pid, LogFile: logFile, Interval: 100 * time.Millisecond}); err != nil {
+				return err
 			}
 			if !proc.Alive(pid) {
 				return errors.New("the agent exited:\n" + proc.LogTail(logFile, 15))
@@ -241,7 +257,7 @@ func startAgent(ctx context.Context, r *run, o UpOptions) error {
 			return nil
 		},
 	}
-	return ensure(ctx, r, st, comp, fmt.Sprintf("simulating %d nodes", 4*o.Plan.Clusters))
+	return ensure(ctx, r, st, comp, fmt.Sprintf("simulating %d nodes, kubelets through http://%s", 4*o.Plan.Clusters, layout.Addr(proxy)))
 }
 
 func (p Plan) outputCluster(c layout.Cluster) config.Cluster {
@@ -289,7 +305,10 @@ func stopStrays(r *run, p Plan) error {
 		want[layout.ControllerManagerComponent(c.Name)] = true
 		want[layout.SchedulerComponent(c.Name)] = true
 	}
-	for _, kind := range []string{"kube-controller-manager-", "kube-scheduler-", "kube-apiserver-"} {
+	for _, c := range p.ClusterList() {
+		want[layout.MetricsServerComponent(c.Name)] = true
+	}
+	for _, kind := range []string{"metrics-server-", "kube-controller-manager-", "kube-scheduler-", "kube-apiserver-"} {
 		files, _ := filepath.Glob(st.Path("run", kind+"*.pid"))
 		for _, f := range files {
 			key := filepath.Base(f[:len(f)-len(".pid")])

@@ -11,13 +11,19 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// APIServices (the aggregation layer's registrations) are applied like the
+// built-in kinds.
+func init() { utilruntime.Must(apiregistrationv1.AddToScheme(scheme.Scheme)) }
 
 // FieldManager is the server-side apply field manager of testenv.
 const FieldManager = "testenv"
@@ -84,9 +90,10 @@ var resources = map[schema.GroupVersionKind]string{
 	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding"}: "clusterrolebindings",
 	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"}:               "roles",
 	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}:        "rolebindings",
+	{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}:            "apiservices",
 }
 
-var clusterScoped = map[string]bool{"namespaces": true, "nodes": true, "clusterroles": true, "clusterrolebindings": true}
+var clusterScoped = map[string]bool{"namespaces": true, "nodes": true, "clusterroles": true, "clusterrolebindings": true, "apiservices": true}
 
 // Apply server-side-applies typed objects (from k8s.io/api) in order, as
 // field manager "testenv" with force, so re-running it converges.

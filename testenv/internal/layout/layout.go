@@ -43,7 +43,9 @@ func ValidClusterName(name string) bool { return dnsLabel.MatchString(name) }
 //
 //	etcd client base+379, peer base+380
 //	cluster i: kube-apiserver base+443+i, kube-controller-manager base+500+i,
-//	           kube-scheduler base+600+i, Prometheus base+3090+i
+//	           kube-scheduler base+600+i, metrics-server base+700+i,
+//	           Prometheus base+3090+i
+//	node agent (the simulated kubelets' proxy) base+250
 //	metrics generator base+3190, IdP base-444 (15556 for the default base)
 type Ports struct{ Base int }
 
@@ -52,6 +54,8 @@ func (p Ports) EtcdPeer() int               { return p.Base + 380 }
 func (p Ports) APIServer(i int) int         { return p.Base + 443 + i }
 func (p Ports) ControllerManager(i int) int { return p.Base + 500 + i }
 func (p Ports) Scheduler(i int) int         { return p.Base + 600 + i }
+func (p Ports) MetricsServer(i int) int     { return p.Base + 700 + i }
+func (p Ports) KubeletProxy() int           { return p.Base + 250 }
 func (p Ports) Prometheus(i int) int        { return p.Base + 3090 + i }
 func (p Ports) MetricsGen() int             { return p.Base + 3190 }
 func (p Ports) IdP() int                    { return p.Base - 444 }
@@ -127,6 +131,12 @@ func (s State) IdPDir() string                          { return s.Path("idp") }
 func (s State) PrometheusDir() string                   { return s.Path("prometheus") }
 func (s State) MetricsGenDir() string                   { return s.Path("metricsgen") }
 
+// MetricsServerKubeconfig is the kubeconfig of a cluster's metrics-server
+// (its own identity, system:metrics-server).
+func (s State) MetricsServerKubeconfig(cluster string) string {
+	return s.Path(cluster, "metrics-server.kubeconfig")
+}
+
 // Component names, used for log files, pidfiles and messages.
 const (
 	Etcd  = "etcd"
@@ -136,3 +146,4 @@ const (
 func APIServerComponent(cluster string) string         { return "kube-apiserver-" + cluster }
 func ControllerManagerComponent(cluster string) string { return "kube-controller-manager-" + cluster }
 func SchedulerComponent(cluster string) string         { return "kube-scheduler-" + cluster }
+func MetricsServerComponent(cluster string) string     { return "metrics-server-" + cluster }

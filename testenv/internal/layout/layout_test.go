@@ -20,16 +20,18 @@ func TestClusterNames(t *testing.T) {
 func TestContractPorts(t *testing.T) {
 	p := Ports{Base: DefaultPortBase}
 	cases := map[string][2]int{
-		"etcd client":  {p.EtcdClient(), 16379},
-		"etcd peer":    {p.EtcdPeer(), 16380},
-		"apiserver 0":  {p.APIServer(0), 16443},
-		"apiserver 2":  {p.APIServer(2), 16445},
-		"kcm 1":        {p.ControllerManager(1), 16501},
-		"scheduler 1":  {p.Scheduler(1), 16601},
-		"prometheus 0": {p.Prometheus(0), 19090},
-		"prometheus 2": {p.Prometheus(2), 19092},
-		"metrics gen":  {p.MetricsGen(), 19190},
-		"idp":          {p.IdP(), 15556},
+		"etcd client":      {p.EtcdClient(), 16379},
+		"etcd peer":        {p.EtcdPeer(), 16380},
+		"apiserver 0":      {p.APIServer(0), 16443},
+		"apiserver 2":      {p.APIServer(2), 16445},
+		"kcm 1":            {p.ControllerManager(1), 16501},
+		"scheduler 1":      {p.Scheduler(1), 16601},
+		"metrics-server 2": {p.MetricsServer(2), 16702},
+		"kubelet proxy":    {p.KubeletProxy(), 16250},
+		"prometheus 0":     {p.Prometheus(0), 19090},
+		"prometheus 2":     {p.Prometheus(2), 19092},
+		"metrics gen":      {p.MetricsGen(), 19190},
+		"idp":              {p.IdP(), 15556},
 	}
 	for name, c := range cases {
 		if c[0] != c[1] {
@@ -51,11 +53,13 @@ func TestPortsNeverCollide(t *testing.T) {
 	add(p.EtcdPeer(), "etcd peer")
 	add(p.MetricsGen(), "metricsgen")
 	add(p.IdP(), "idp")
+	add(p.KubeletProxy(), "kubelet proxy")
 	for i := 0; i < MaxClusters; i++ {
 		add(p.APIServer(i), fmt.Sprint("apiserver ", i))
 		add(p.ControllerManager(i), fmt.Sprint("kcm ", i))
 		add(p.Scheduler(i), fmt.Sprint("scheduler ", i))
 		add(p.Prometheus(i), fmt.Sprint("prometheus ", i))
+		add(p.MetricsServer(i), fmt.Sprint("metrics-server ", i))
 	}
 }
 

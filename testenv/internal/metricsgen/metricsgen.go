@@ -91,9 +91,11 @@ func (s Service) ErrorRatio() float64 {
 var Services = []Service{
 	{
 		Namespace: "team-a", Name: "checkout", Workload: "checkout", Source: "frontend",
-		Rate:     120,
-		Codes:    map[string]float64{"200": 0.995, "404": 0.004, "503": 0.001}, // 0.1% 5xx
-		MedianMs: 40, P99Ms: 180, CPU: 0.25, MemoryBytes: 180 << 20,
+		Rate:  120,
+		Codes: map[string]float64{"200": 0.995, "404": 0.004, "503": 0.001}, // 0.1% 5xx
+		// 70m of its 100m request: the HPA's target (cpu 70%), so the real
+		// HPA controller keeps checkout's replicas (see PodSpread).
+		MedianMs: 40, P99Ms: 180, CPU: 0.07, MemoryBytes: 180 << 20,
 	},
 	{
 		Namespace: "team-a", Name: "payments", Workload: "payments", Source: "checkout",
@@ -352,9 +354,19 @@ func unitHash(s string) float64 {
 	return float64(h.Sum64()>>11) / float64(1<<53)
 }
 
+// PodSpreadMin and PodSpreadMax bound the fixed per-container factor of
+// PodUsage. The spread stays inside the HPA controller's 10% tolerance
+// around checkout's target, so that no pod set makes it rescale.
+const (
+	PodSpreadMin = 0.92
+	PodSpreadMax = 1.08
+)
+
 // PodUsage returns the CPU cores and working-set bytes of a container:
 // its Service's (matched by namespace and pod-name prefix) or a small default,
-// scaled by 0.8..1.2 per pod so that pods differ.
+// scaled by a factor in [PodSpreadMin, PodSpreadMax) per container so that
+// pods differ. The node agent's kubelet endpoint (/metrics/resource, read
+// by metrics-server) serves the same numbers.
 func PodUsage(p Pod) (cpuCores, memoryBytes float64) {
 	cpuCores, memoryBytes = 0.01, 32<<20
 	best := 0
@@ -364,7 +376,7 @@ func PodUsage(p Pod) (cpuCores, memoryBytes float64) {
 			cpuCores, memoryBytes = s.CPU, s.MemoryBytes
 		}
 	}
-	f := 0.8 + 0.4*unitHash(p.Namespace+"/"+p.Name+"/"+p.Container)
+	f := PodSpreadMin + (PodSpreadMax-PodSpreadMin)*unitHash(p.Namespace+"/"+p.Name+"/"+p.Container)
 	return cpuCores * f, math.Round(memoryBytes * f)
 }
 

@@ -340,9 +340,9 @@ func TestRates(t *testing.T) {
 	if !(b25/120 < 0.5 && b50/120 > 0.5 && b250/120 > 0.99) {
 		t.Errorf("checkout latency shares: le25 %.3f le50 %.3f le250 %.3f", b25/120, b50/120, b250/120)
 	}
-	// CPU: a checkout pod uses 0.2..0.3 cores.
+	// CPU: a checkout pod uses 70m ± 8%.
 	c := rate("container_cpu_usage_seconds_total", func(l map[string]string) bool { return l["pod"] == "checkout-7d9f8c6b5-abcde" })
-	if c < 0.2 || c > 0.3 {
+	if c < 0.07*PodSpreadMin-1e-9 || c > 0.07*PodSpreadMax+1e-9 {
 		t.Errorf("checkout pod cpu %v cores", c)
 	}
 	// Deterministic: same input, same output.

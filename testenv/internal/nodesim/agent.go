@@ -33,12 +33,38 @@ var (
 // Run serves every cluster of cfg until ctx ends. A cluster whose apiserver
 // is unreachable is retried with backoff; the others are not held up.
 func Run(ctx context.Context, cfg Config, logger *log.Logger) error {
-	var wg sync.WaitGroup
+	var clusters []*cluster
 	for _, cc := range cfg.Clusters {
 		c, err := newCluster(cc, logger)
 		if err != nil {
 			return err
 		}
+		clusters = append(clusters, c)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	kubeletErr := make(chan error, 1)
+	if cfg.KubeletListen != "" {
+		ks, err := newKubeletServer(clusters, logger)
+		if err != nil {
+			return err
+		}
+		ln, err := listenLoopback(cfg.KubeletListen)
+		if err != nil {
+			return err
+		}
+		go func() {
+			err := ks.serve(ctx, ln)
+			if err != nil {
+				cancel() // the agent is not whole without its kubelets
+			}
+			kubeletErr <- err
+		}()
+	} else {
+		kubeletErr <- nil
+	}
+	var wg sync.WaitGroup
+	for _, c := range clusters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -46,7 +72,8 @@ func Run(ctx context.Context, cfg Config, logger *log.Logger) error {
 		}()
 	}
 	wg.Wait()
-	return nil
+	cancel()
+	return <-kubeletErr
 }
 
 type cluster struct {
@@ -58,6 +85,7 @@ type cluster struct {
 	ipam    *ipam
 	queue   workqueue.TypedRateLimitingInterface[string]
 	pods    listersv1.PodLister
+	synced  chan struct{} // closed once pods is synced
 	events  *eventPoster
 	healthy bool // last node heartbeat succeeded (for quiet logs)
 }
@@ -71,7 +99,7 @@ func newCluster(cc ClusterConfig, logger *log.Logger) (*cluster, error) {
 	}
 	order := Nodes(cc)
 	c := &cluster{
-		cfg: cc, client: client, order: order, nodes: map[string]NodeSpec{}, ipam: newIPAM(order),
+		cfg: cc, client: client, order: order, nodes: map[string]NodeSpec{}, ipam: newIPAM(order), synced: make(chan struct{}),
 		log: log.New(logger.Writer(), fmt.Sprintf("[%s] ", cc.Name), logger.Flags()),
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](
 			100*time.Millisecond, 10*time.Second)),
@@ -124,6 +152,7 @@ func (c *cluster) run(ctx context.Context) {
 		return
 	}
 	c.seedIPAM()
+	close(c.synced)
 	for i := 0; i < workers; i++ {
 		go wait.UntilWithContext(ctx, c.worker, time.Second)
 	}

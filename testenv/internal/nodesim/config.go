@@ -34,6 +34,9 @@ const ReadinessFailMessage = "Readiness probe failed: HTTP probe failed with sta
 // Config is the agent's configuration (agent/config.json in the state dir).
 type Config struct {
 	Clusters []ClusterConfig `json:"clusters"`
+	// KubeletListen is the loopback host:port of the CONNECT proxy to the
+	// simulated kubelets (see kubelet.go); "" serves none.
+	KubeletListen string `json:"kubelet_listen,omitempty"`
 }
 
 // ClusterConfig is one cluster the agent serves.
@@ -45,6 +48,9 @@ type ClusterConfig struct {
 	// NodesPerZone defaults to 2.
 	NodesPerZone int         `json:"nodes_per_zone"`
 	Target       kube.Target `json:"target"`
+	// CAKeyFile is the key of the cluster CA (Target.CAFile), which signs
+	// the simulated kubelets' serving certificates; "" serves no kubelet.
+	CAKeyFile string `json:"ca_key_file,omitempty"`
 }
 
 // Load reads a Config file.

@@ -1,7 +1,10 @@
 // Package pki makes the certificates of one local cluster with Go's crypto
 // (no openssl): a CA, the kube-apiserver serving certificate for
 // 127.0.0.1/localhost, client certificates for the admin (O=system:masters)
-// and Fleetpane identities, and the service-account signing key pair.
+// and Fleetpane identities, the metrics-server's serving and client
+// certificates, and the service-account signing key pair. The node agent
+// mints the simulated kubelets' serving certificates with the same CA
+// (KubeletServing).
 //
 // Ensure is idempotent: files that exist and are still valid are kept, so a
 // second `testenv up` does not invalidate kubeconfigs handed out before.
@@ -13,6 +16,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -51,6 +55,14 @@ type Files struct {
 	FrontProxyCAKey      string
 	FrontProxyClientCert string
 	FrontProxyClientKey  string
+	// metrics-server: its serving certificate (the aggregator verifies it
+	// against the APIService's caBundle, the cluster CA) and its client
+	// certificate (CN=system:metrics-server), for the apiserver and the
+	// kubelets.
+	MetricsServerCert       string
+	MetricsServerKey        string
+	MetricsServerClientCert string
+	MetricsServerClientKey  string
 }
 
 // PathsIn returns the file names of a PKI directory.
@@ -64,8 +76,20 @@ func PathsIn(dir string) Files {
 		SAKey: j("sa.key"), SAPub: j("sa.pub"),
 		FrontProxyCACert: j("front-proxy-ca.crt"), FrontProxyCAKey: j("front-proxy-ca.key"),
 		FrontProxyClientCert: j("front-proxy-client.crt"), FrontProxyClientKey: j("front-proxy-client.key"),
+		MetricsServerCert: j("metrics-server.crt"), MetricsServerKey: j("metrics-server.key"),
+		MetricsServerClientCert: j("metrics-server-client.crt"), MetricsServerClientKey: j("metrics-server-client.key"),
 	}
 }
+
+// MetricsServerHosts are the names the metrics-server certificate is valid
+// for: the aggregator checks <service>.<namespace>.svc of the APIService.
+var MetricsServerHosts = []string{
+	"metrics-server.kube-system.svc", "metrics-server.kube-system.svc.cluster.local", "localhost", "127.0.0.1",
+}
+
+// MetricsServerUser is the metrics-server's user name (its client
+// certificate's CN), which the RBAC of internal/rbac binds.
+const MetricsServerUser = "system:metrics-server"
 
 // ServingHosts are the names and IPs the apiserver certificate is valid for.
 var ServingHosts = []string{
@@ -81,7 +105,7 @@ func Ensure(dir, cluster string, now time.Time) (Files, error) {
 		return f, err
 	}
 	ca, caKey, err := ensureCA(f.CACert, f.CAKey, "testenv "+cluster+" CA", now,
-		f.ServingCert, f.AdminCert, f.FleetpaneCert)
+		f.ServingCert, f.AdminCert, f.FleetpaneCert, f.MetricsServerCert, f.MetricsServerClientCert)
 	if err != nil {
 		return f, err
 	}
@@ -99,9 +123,11 @@ func Ensure(dir, cluster string, now time.Time) (Files, error) {
 		cert, key string
 		tmpl      x509.Certificate
 	}{
-		{f.ServingCert, f.ServingKey, servingTemplate(cluster)},
+		{f.ServingCert, f.ServingKey, servingTemplate("kube-apiserver", cluster, ServingHosts)},
 		{f.AdminCert, f.AdminKey, clientTemplate("admin", "system:masters")},
 		{f.FleetpaneCert, f.FleetpaneKey, clientTemplate("fleetpane")},
+		{f.MetricsServerCert, f.MetricsServerKey, servingTemplate("metrics-server", cluster, MetricsServerHosts)},
+		{f.MetricsServerClientCert, f.MetricsServerClientKey, clientTemplate(MetricsServerUser)},
 	}
 	for _, l := range leaves {
 		if leafValid(l.cert, l.key, ca, now) {
@@ -117,13 +143,13 @@ func Ensure(dir, cluster string, now time.Time) (Files, error) {
 	return f, nil
 }
 
-func servingTemplate(cluster string) x509.Certificate {
+func servingTemplate(cn, cluster string, hosts []string) x509.Certificate {
 	t := x509.Certificate{
-		Subject:     pkix.Name{CommonName: "kube-apiserver", Organization: []string{"testenv " + cluster}},
+		Subject:     pkix.Name{CommonName: cn, Organization: []string{"testenv " + cluster}},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	for _, h := range ServingHosts {
+	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			t.IPAddresses = append(t.IPAddresses, ip)
 		} else {
@@ -131,6 +157,39 @@ func servingTemplate(cluster string) x509.Certificate {
 		}
 	}
 	return t
+}
+
+// KubeletServing issues, in memory, the serving certificate of a simulated
+// kubelet (CN=system:node:<node>, for the node's name and IP), signed by the
+// cluster CA in caCert/caKey, as a kubelet's server certificate is.
+func KubeletServing(caCert, caKey, node string, ip net.IP, now time.Time) (tls.Certificate, error) {
+	ca, err := LoadCert(caCert)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	signer, err := LoadKey(caKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
+		DNSNames:     []string{node},
+		IPAddresses:  []net.IP{ip},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(LeafValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, ca, key.Public(), signer)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("kubelet certificate of %s: %w", node, err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 func clientTemplate(cn string, orgs ...string) x509.Certificate {

@@ -56,8 +56,18 @@ func TestEnsureIssuesWhatTheContractNames(t *testing.T) {
 	}
 	check(f.AdminCert, "admin", "system:masters")
 	check(f.FleetpaneCert, "fleetpane")
+	check(f.MetricsServerClientCert, MetricsServerUser)
 
-	for _, k := range []string{f.CAKey, f.AdminKey, f.FleetpaneKey, f.ServingKey, f.SAKey} {
+	// The aggregator dials the metrics-server as <service>.<namespace>.svc.
+	ms, err := LoadCert(f.MetricsServerCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ms.Verify(x509.VerifyOptions{Roots: pool, DNSName: "metrics-server.kube-system.svc"}); err != nil {
+		t.Errorf("metrics-server serving cert: %v", err)
+	}
+
+	for _, k := range []string{f.CAKey, f.AdminKey, f.FleetpaneKey, f.ServingKey, f.SAKey, f.MetricsServerKey, f.MetricsServerClientKey} {
 		st, err := os.Stat(k)
 		if err != nil {
 			t.Fatal(err)
@@ -168,4 +178,30 @@ func containsIP(ips []net.IP, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestKubeletServingChainsToTheClusterCA(t *testing.T) {
+	f, err := Ensure(t.TempDir(), "prod-eu", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := KubeletServing(f.CACert, f.CAKey, "prod-eu-node-a1", net.ParseIP("10.250.0.10"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := LoadCert(f.CACert)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	for _, host := range []string{"10.250.0.10", "prod-eu-node-a1"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: host}); err != nil {
+			t.Errorf("%s: %v", host, err)
+		}
+	}
+	if leaf.Subject.CommonName != "system:node:prod-eu-node-a1" {
+		t.Errorf("subject %v", leaf.Subject)
+	}
 }

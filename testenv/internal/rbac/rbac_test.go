@@ -42,12 +42,16 @@ func TestFleetpaneMayImpersonateOnlyTheDemoGroups(t *testing.T) {
 
 func TestBindings(t *testing.T) {
 	want := map[string]string{
-		"fleetpane-demo:sre-view":    "Group/sre -> ClusterRole/view",
-		"fleetpane-demo:team-a-view": "Group/team-a -> ClusterRole/view in team-a",
-		"fleetpane-demo:team-b-view": "Group/team-b -> ClusterRole/view in team-b",
-		"fleetpane-demo:viewers":     "Group/viewers -> ClusterRole/" + ServicesReader,
-		ImpersonatorRole:             "User/fleetpane -> ClusterRole/" + ImpersonatorRole,
-		CacheReaderRole:              "User/fleetpane -> ClusterRole/" + CacheReaderRole,
+		"fleetpane-demo:sre-view":              "Group/sre -> ClusterRole/view",
+		"fleetpane-demo:sre-nodes":             "Group/sre -> ClusterRole/" + NodesReader,
+		"fleetpane-demo:team-a-view":           "Group/team-a -> ClusterRole/view in team-a",
+		"fleetpane-demo:team-b-view":           "Group/team-b -> ClusterRole/view in team-b",
+		"fleetpane-demo:viewers":               "Group/viewers -> ClusterRole/" + ServicesReader,
+		ImpersonatorRole:                       "User/fleetpane -> ClusterRole/" + ImpersonatorRole,
+		CacheReaderRole:                        "User/fleetpane -> ClusterRole/" + CacheReaderRole,
+		MetricsServerRole:                      "User/system:metrics-server -> ClusterRole/" + MetricsServerRole,
+		"metrics-server:system:auth-delegator": "User/system:metrics-server -> ClusterRole/system:auth-delegator",
+		"metrics-server-auth-reader":           "User/system:metrics-server -> Role/extension-apiserver-authentication-reader in kube-system",
 	}
 	got := map[string]string{}
 	for _, o := range Objects() {
@@ -79,7 +83,8 @@ func TestFleetpaneReadsExactlyTheCachedKinds(t *testing.T) {
 		t.Fatal("no cache-reader role")
 	}
 	want := map[string]bool{
-		"/services": true, "/pods": true, "/events": true, "/namespaces": true,
+		"/services": true, "/pods": true, "/events": true, "/namespaces": true, "/nodes": true,
+		"apps/deployments": true, "apps/statefulsets": true, "apps/daemonsets": true,
 		"discovery.k8s.io/endpointslices":               true,
 		"networking.k8s.io/networkpolicies":             true,
 		"networking.k8s.io/ingresses":                   true,
@@ -117,5 +122,48 @@ func TestFleetpaneReadsExactlyTheCachedKinds(t *testing.T) {
 		if !want[k] {
 			t.Errorf("unexpected %s", k)
 		}
+	}
+}
+
+// Only sre reads Nodes: no other binding's role grants them (besides the
+// identities of metrics-server and of Fleetpane's shared caches, which the
+// cluster still asks, per person, through access reviews).
+func TestOnlySreReadsNodes(t *testing.T) {
+	roles := map[string]*rbacv1.ClusterRole{}
+	for _, o := range Objects() {
+		if r, ok := o.(*rbacv1.ClusterRole); ok {
+			roles[r.Name] = r
+		}
+	}
+	grantsNodes := func(role string) bool {
+		r := roles[role]
+		if r == nil {
+			return false
+		}
+		for _, rule := range r.Rules {
+			for _, res := range rule.Resources {
+				if res == "nodes" && (len(rule.APIGroups) == 1 && rule.APIGroups[0] == "") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, o := range Objects() {
+		b, ok := o.(*rbacv1.ClusterRoleBinding)
+		if !ok || !grantsNodes(b.RoleRef.Name) {
+			continue
+		}
+		for _, s := range b.Subjects {
+			if s.Kind == rbacv1.GroupKind && s.Name != "sre" {
+				t.Errorf("%s grants nodes to group %s", b.Name, s.Name)
+			}
+			if s.Kind == rbacv1.UserKind && s.Name != MetricsServerUser && s.Name != FleetpaneUser {
+				t.Errorf("%s grants nodes to user %s", b.Name, s.Name)
+			}
+		}
+	}
+	if !grantsNodes(NodesReader) {
+		t.Error("the nodes reader does not grant nodes")
 	}
 }
