@@ -714,7 +714,11 @@ client_key_file = "{PKI}/client.key"
                 "Ingress",
                 "HorizontalPodAutoscaler",
                 "PodDisruptionBudget",
-                "HTTPRoute"
+                "HTTPRoute",
+                "Node",
+                "Deployment",
+                "StatefulSet",
+                "DaemonSet"
             ]
         );
         // Nothing listens at the cluster's port: no cache is live, and none has rows.

@@ -1,8 +1,8 @@
 //! Reads for a person: from the shared caches, or live through the impersonated client.
 //!
 //! ```text
-//! list::<R>(who, cluster) ──► cluster mode "cached" and caches present ──► Access::scope ──► filter(cache)
-//!                         └─► "impersonation_only"                    ──► cluster-wide review allowed?
+//! list::<R>(who, cluster) ──► cluster mode "cached", cache present and held ──► Access::scope ──► filter(cache)
+//!                         └─► "impersonation_only", or the cache withheld ──► cluster-wide review allowed?
 //!                                                                          yes: one LIST as `who`
 //!                                                                          no:  Access::scope over the
 //!                                                                               namespaces, one LIST as `who`
@@ -10,11 +10,18 @@
 //! ```
 //!
 //! Both paths return the same rows, in the same order (namespace, then name), and decide access the same way:
-//! the cluster's answers to impersonated access reviews.
+//! the cluster's answers to impersonated access reviews. A cache is withheld when the cluster does not let
+//! Fleetpane list its kind (see [`crate::watch`]): it is read as the person, live, as in impersonation-only mode.
+//!
+//! Nodes are cluster-scoped: [`nodes`] asks only the cluster-wide question ("may list nodes"), and a person who
+//! may not gets `None`, never a partial list.
 
 use std::sync::Arc;
 
-use k8s_openapi::{NamespaceResourceScope, api::core::v1::Namespace};
+use k8s_openapi::{
+    NamespaceResourceScope,
+    api::core::v1::{Namespace, Node},
+};
 use kube::{Api, api::ListParams};
 
 use crate::{
@@ -24,8 +31,8 @@ use crate::{
     watch::{
         Cache, Caches, ClusterCaches,
         rows::{
-            EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NetworkPolicyRow, PdbRow, PodRow,
-            Row, ServiceRow,
+            DaemonSetRow, DeploymentRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow,
+            NetworkPolicyRow, NodeRow, PdbRow, PodRow, Row, ServiceRow, StatefulSetRow,
         },
     },
 };
@@ -94,6 +101,9 @@ kind!(IngressRow, access::INGRESSES, ingresses);
 kind!(HpaRow, access::HPAS, hpas);
 kind!(PdbRow, access::PDBS, pdbs);
 kind!(HttpRouteRow, access::HTTP_ROUTES, http_routes);
+kind!(DeploymentRow, access::DEPLOYMENTS, deployments);
+kind!(StatefulSetRow, access::STATEFUL_SETS, stateful_sets);
+kind!(DaemonSetRow, access::DAEMON_SETS, daemon_sets);
 
 /// Where a cluster's reads come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +133,7 @@ pub async fn list<R: Kind>(
     cluster: &str,
 ) -> Result<Vec<Arc<R>>> {
     let c = fleet.get(cluster).ok_or_else(|| Error::UnknownCluster(cluster.to_owned()))?;
-    let cached = caches.cluster(cluster);
+    let cached = holding::<R>(caches, cluster);
     match (select(c.mode(), cached.is_some()), cached) {
         (Source::Cache, Some(cached)) => {
             let namespaces = access::namespace_names(&cached.namespaces.read());
@@ -170,13 +180,48 @@ pub async fn list_in<R: Kind>(
     if !scope.contains(namespace) {
         return Ok(Listed::Forbidden);
     }
-    let cached = caches.cluster(cluster);
+    let cached = holding::<R>(caches, cluster);
     match (select(c.mode(), cached.is_some()), cached) {
         (Source::Cache, Some(cached)) => {
             Ok(Listed::Rows(R::cache(cached).read().in_namespace(namespace).cloned().collect()))
         }
         _ => live_in::<R>(c, who, namespace).await,
     }
+}
+
+/// The cluster's caches, if they hold kind `R` (a withheld cache is read as the person instead).
+fn holding<'a, R: Kind>(caches: &'a Caches, cluster: &str) -> Option<&'a ClusterCaches> {
+    caches.cluster(cluster).filter(|cached| R::cache(cached).read().held())
+}
+
+/// The nodes of `cluster`, by name, if `who` may list nodes (cluster-wide: nodes have no namespace); `Ok(None)`
+/// when they may not. From the shared cache when it holds them, else one LIST as `who`.
+pub async fn nodes(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    cluster: &str,
+) -> Result<Option<Vec<Arc<NodeRow>>>> {
+    let c = fleet.get(cluster).ok_or_else(|| Error::UnknownCluster(cluster.to_owned()))?;
+    if !access.allowed(who, cluster, "list", access::NODES, None).await? {
+        return Ok(None);
+    }
+    let cached = caches.cluster(cluster).filter(|cached| cached.nodes.read().held());
+    if let (Source::Cache, Some(cached)) = (select(c.mode(), cached.is_some()), cached) {
+        return Ok(Some(cached.nodes.read().rows().cloned().collect()));
+    }
+    let client =
+        c.client_as(who).map_err(|source| Error::Impersonation { cluster: cluster.to_owned(), source })?;
+    let nodes = match list_pages(&Api::<Node>::all(client)).await {
+        Ok(nodes) => nodes,
+        // The decision was cached a moment too long.
+        Err(kube::Error::Api(s)) if s.code == 403 => return Ok(None),
+        Err(source) => return Err(Error::List { cluster: cluster.to_owned(), source }),
+    };
+    let mut rows: Vec<NodeRow> = nodes.iter().map(NodeRow::from_object).collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Some(rows.into_iter().map(Arc::new).collect()))
 }
 
 /// Live: one LIST as `who` in `namespace`. A 403 (the decision was cached a moment too long) is forbidden.

@@ -1,14 +1,18 @@
 //! The Service page for one person: the Service and its namespace's rows read concurrently through
-//! [`crate::read`] (the same access decisions as everywhere), the owning workloads looked up live as the person,
-//! then mapped by [`crate::views::service::page`].
+//! [`crate::read`] (the same access decisions as everywhere), the owning workloads from the same rows (or looked
+//! up live as the person where the rows cannot tell), then mapped and diagnosed by
+//! [`crate::views::service::page_around`].
 //!
 //! ```text
 //! service_page(who, cluster, ns, name) ─► within `timeout`:
 //!   ├─ read::list_in Services (forbidden / absent → typed error: the page answers 403 / 404)
-//!   ├─ read::list_in EndpointSlices, Pods, Events, NetworkPolicies, Ingresses, HPAs, PDBs   (forbidden → None)
-//!   └─ read::list HTTPRoutes (any namespace may route here)                               (failed → None)
-//!   └─► backing pods' owners ─► GET ReplicaSet → Deployment, StatefulSet, DaemonSet as `who` (forbidden: said so)
-//!   └─► views::service::page ─► ServiceDetail (+ freshness of the caches)
+//!   ├─ read::list_in EndpointSlices, Pods, Events, NetworkPolicies, Ingresses, HPAs, PDBs,
+//!   │                Deployments, StatefulSets, DaemonSets                                  (forbidden → None)
+//!   ├─ read::list HTTPRoutes (any namespace may route here)                                (failed → None)
+//!   └─ read::nodes (cluster-wide or not at all)                                           (forbidden → None)
+//!   └─► backing pods' owners ─► the workload rows (related::cached_workloads); the rest: GET ReplicaSet →
+//!       Deployment, StatefulSet, DaemonSet as `who` (forbidden: said so)
+//!   └─► views::service::page_around (the doctor with NodeIndex + WorkloadIndex) ─► ServiceDetail (+ freshness)
 //! ```
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
@@ -19,16 +23,17 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use kube::Api;
 
 use crate::{
-    access::Access,
+    access::{Access, Scope},
     config::ClusterMode,
+    diagnose::from_rows::{NodeIndex, Surroundings, WorkloadIndex},
     fleet::{Fleet, Impersonation},
     read::{self, Kind, Listed},
-    views::service::{PageContext, ServiceInput, backing_pods, page, related},
+    views::service::{PageContext, ServiceInput, backing_pods, page_around, related},
     watch::{
         Caches, ClusterCaches,
         rows::{
-            EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NetworkPolicyRow, PdbRow, PodRow,
-            ServiceRow,
+            DaemonSetRow, DeploymentRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow,
+            NetworkPolicyRow, NodeRow, PdbRow, PodRow, ServiceRow, StatefulSetRow, WorkloadKind, WorkloadRow,
         },
         store::SyncState,
     },
@@ -36,6 +41,10 @@ use crate::{
 
 /// How long the cluster may take to answer before the page says it is unavailable.
 pub const CLUSTER_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How long the nodes and the namespace's workloads may take (they may be read live, as the person, where
+/// Fleetpane may not watch them): past it the page is diagnosed without them rather than not shown.
+pub const AROUND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the page cannot be shown. Every variant is something the person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +119,10 @@ struct PageRows {
     http_routes: Option<Vec<Arc<HttpRouteRow>>>,
     hpas: Option<Vec<Arc<HpaRow>>>,
     pdbs: Option<Vec<Arc<PdbRow>>>,
+    deployments: Option<Vec<Arc<DeploymentRow>>>,
+    stateful_sets: Option<Vec<Arc<StatefulSetRow>>>,
+    daemon_sets: Option<Vec<Arc<DaemonSetRow>>>,
+    nodes: Option<Vec<Arc<NodeRow>>>,
 }
 
 async fn read_rows(
@@ -121,16 +134,44 @@ async fn read_rows(
     namespace: &str,
     name: &str,
 ) -> Result<PageRows, Error> {
-    let (services, slices, pods, events, network_policies, ingresses, http_routes, hpas, pdbs) = tokio::join!(
-        read::list_in::<ServiceRow>(fleet, caches, access, who, cluster, namespace),
-        rows_in::<EndpointSliceRow>(fleet, caches, access, who, cluster, namespace),
-        rows_in::<PodRow>(fleet, caches, access, who, cluster, namespace),
-        rows_in::<EventRow>(fleet, caches, access, who, cluster, namespace),
-        rows_in::<NetworkPolicyRow>(fleet, caches, access, who, cluster, namespace),
-        rows_in::<IngressRow>(fleet, caches, access, who, cluster, namespace),
-        read::list::<HttpRouteRow>(fleet, caches, access, who, cluster),
-        rows_in::<HpaRow>(fleet, caches, access, who, cluster, namespace),
-        rows_in::<PdbRow>(fleet, caches, access, who, cluster, namespace),
+    let (
+        (services, slices, pods, events, network_policies, ingresses, http_routes, hpas, pdbs),
+        (deployments, stateful_sets, daemon_sets, nodes),
+    ) = tokio::join!(
+        async {
+            tokio::join!(
+                read::list_in::<ServiceRow>(fleet, caches, access, who, cluster, namespace),
+                rows_in::<EndpointSliceRow>(fleet, caches, access, who, cluster, namespace),
+                rows_in::<PodRow>(fleet, caches, access, who, cluster, namespace),
+                rows_in::<EventRow>(fleet, caches, access, who, cluster, namespace),
+                rows_in::<NetworkPolicyRow>(fleet, caches, access, who, cluster, namespace),
+                rows_in::<IngressRow>(fleet, caches, access, who, cluster, namespace),
+                read::list::<HttpRouteRow>(fleet, caches, access, who, cluster),
+                rows_in::<HpaRow>(fleet, caches, access, who, cluster, namespace),
+                rows_in::<PdbRow>(fleet, caches, access, who, cluster, namespace),
+            )
+        },
+        async {
+            let around = async {
+                let (deployments, stateful_sets, daemon_sets, nodes) = tokio::join!(
+                    rows_in::<DeploymentRow>(fleet, caches, access, who, cluster, namespace),
+                    rows_in::<StatefulSetRow>(fleet, caches, access, who, cluster, namespace),
+                    rows_in::<DaemonSetRow>(fleet, caches, access, who, cluster, namespace),
+                    read::nodes(fleet, caches, access, who, cluster),
+                );
+                let nodes = nodes
+                    .inspect_err(
+                        |e| tracing::warn!(cluster, error = %e, "nodes not readable for the service page"),
+                    )
+                    .ok()
+                    .flatten();
+                (deployments, stateful_sets, daemon_sets, nodes)
+            };
+            tokio::time::timeout(AROUND_TIMEOUT, around).await.unwrap_or_else(|_| {
+                tracing::warn!(cluster, ?AROUND_TIMEOUT, "nodes and workloads too slow for the service page");
+                (None, None, None, None)
+            })
+        },
     );
     let services = match services {
         Ok(Listed::Rows(rows)) => rows,
@@ -148,7 +189,34 @@ async fn read_rows(
     let http_routes = http_routes
         .inspect_err(|e| tracing::warn!(cluster, error = %e, "httproutes not readable for the service page"))
         .ok();
-    Ok(PageRows { service, slices, pods, events, network_policies, ingresses, http_routes, hpas, pdbs })
+    Ok(PageRows {
+        service,
+        slices,
+        pods,
+        events,
+        network_policies,
+        ingresses,
+        http_routes,
+        hpas,
+        pdbs,
+        deployments,
+        stateful_sets,
+        daemon_sets,
+        nodes,
+    })
+}
+
+/// Adds one workload kind, read in `namespace` (`None`: the person may not list it there), to `index`.
+fn add_workloads<'a, R>(
+    index: &mut WorkloadIndex<'a>,
+    kind: WorkloadKind,
+    namespace: &str,
+    rows: &'a Option<Vec<Arc<R>>>,
+) where
+    R: std::ops::Deref<Target = WorkloadRow>,
+{
+    let readable = Scope::Namespaces(rows.iter().map(|_| namespace.to_owned()).collect());
+    index.add(kind, readable, rows.iter().flatten().map(|r| &***r));
 }
 
 /// `Ok(None)`: absent; `Err(true)`: forbidden; `Err(false)`: failed otherwise.
@@ -316,14 +384,32 @@ pub async fn service_page(
     let now = Timestamp::now();
     let pods: Option<Vec<&PodRow>> = rows.pods.as_ref().map(|p| p.iter().map(|p| &**p).collect());
     let backing = backing_pods(&rows.service, pods.iter().flatten().copied());
-    let owners = related::owners(&backing);
-    let workloads = match c.client_as(who) {
-        Ok(client) if !owners.is_empty() => {
-            let left = timeout.saturating_sub(started.elapsed());
-            tokio::time::timeout(left, workloads(client, cluster, namespace, owners)).await.ok()
-        }
-        _ => None,
-    };
+    let mut workload_index = WorkloadIndex::default();
+    add_workloads(&mut workload_index, WorkloadKind::Deployment, namespace, &rows.deployments);
+    add_workloads(&mut workload_index, WorkloadKind::StatefulSet, namespace, &rows.stateful_sets);
+    add_workloads(&mut workload_index, WorkloadKind::DaemonSet, namespace, &rows.daemon_sets);
+    let (mut views, unknown) = related::cached_workloads(&rows.service, &backing, &workload_index);
+    if !unknown.is_empty() {
+        let looked_up = match c.client_as(who) {
+            Ok(client) => {
+                let left = timeout.saturating_sub(started.elapsed());
+                tokio::time::timeout(left, workloads(client, cluster, namespace, unknown.clone())).await.ok()
+            }
+            Err(_) => None,
+        };
+        // Not looked up in time: as the pods' owners name them.
+        views.extend(looked_up.unwrap_or_else(|| {
+            unknown
+                .into_iter()
+                .map(|((kind, name), pods)| WorkloadView { kind, name, replicas: None, pods, note: None })
+                .collect()
+        }));
+    }
+    views.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    let workloads = (!views.is_empty()).then_some(views);
+    let node_index = rows.nodes.as_ref().map(|nodes| NodeIndex::new(nodes.iter().map(|n| &**n)));
+    let around =
+        Surroundings { nodes: node_index.as_ref(), workloads: Some(&workload_index), ..Default::default() };
     let input = ServiceInput {
         cluster,
         cluster_domain,
@@ -337,7 +423,7 @@ pub async fn service_page(
         hpas: refs(&rows.hpas),
         pdbs: refs(&rows.pdbs),
     };
-    let mut detail = page(&input, &PageContext { now: Some(now), workloads });
+    let mut detail = page_around(&input, &around, &PageContext { now: Some(now), workloads });
     detail.freshness = freshness(caches.cluster(cluster), c.mode(), now);
     Ok(detail)
 }

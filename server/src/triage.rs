@@ -4,10 +4,12 @@
 //! ```text
 //! triage(who, request) ─► every cluster at once, each within its own timeout (a slow or failed cluster is
 //!   │                     named in `unavailable`, never waited for):
-//!   │   read::list Services, EndpointSlices, Pods, Events, NetworkPolicies, Ingresses, HTTPRoutes, HPAs, PDBs
-//!   │   access scopes of Pods and EndpointSlices (which namespaces are readable), namespace labels (team)
+//!   │   read::list Services, EndpointSlices, Pods, Events, NetworkPolicies, Ingresses, HTTPRoutes, HPAs, PDBs,
+//!   │              Deployments, StatefulSets, DaemonSets;  read::nodes (cluster-wide or not at all)
+//!   │   access scopes of Pods, EndpointSlices and workloads (which namespaces are readable), namespace labels
 //!   └─► rank(clusters, request, thresholds)   pure: per cluster one index (pods by label, slices by Service,
-//!                                              events by object, the rest by namespace), then per Service
+//!                                              events by object, workloads by name and template label, nodes
+//!                                              by name and zone, the rest by namespace), then per Service
 //!                                              from_rows::diagnose_rows on just its rows
 //! ```
 
@@ -27,7 +29,7 @@ use crate::{
     access::{self, Access, Scope},
     diagnose::{
         Finding, Severity, Thresholds,
-        from_rows::{Surroundings, diagnose_rows},
+        from_rows::{NodeIndex, Surroundings, WorkloadIndex, diagnose_rows},
     },
     fleet::{Fleet, Impersonation},
     read,
@@ -35,8 +37,9 @@ use crate::{
     watch::{
         Caches,
         rows::{
-            EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NamespaceRow, NetworkPolicyRow,
-            PdbRow, PodRow, ServiceRow,
+            DaemonSetRow, DeploymentRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow,
+            NamespaceRow, NetworkPolicyRow, NodeRow, PdbRow, PodRow, ServiceRow, StatefulSetRow,
+            WorkloadKind,
         },
     },
 };
@@ -76,6 +79,21 @@ pub struct ClusterRows {
     pub namespaces: Vec<Arc<NamespaceRow>>,
     /// Whether `namespaces` is all of them (only then do NetworkPolicy namespace selectors get checked).
     pub namespaces_complete: bool,
+    /// The cluster's nodes; `None` when the person may not list nodes (nothing is said about nodes then).
+    pub nodes: Option<Vec<Arc<NodeRow>>>,
+    /// Deployments.
+    pub deployments: Vec<Arc<DeploymentRow>>,
+    /// Where Deployments are readable (elsewhere a pod's ReplicaSet is taken for its Deployment by name, and
+    /// nothing is said about scaled-to-zero Deployments).
+    pub deployments_readable: Scope,
+    /// StatefulSets.
+    pub stateful_sets: Vec<Arc<StatefulSetRow>>,
+    /// Where StatefulSets are readable.
+    pub stateful_sets_readable: Scope,
+    /// DaemonSets.
+    pub daemon_sets: Vec<Arc<DaemonSetRow>>,
+    /// Where DaemonSets are readable.
+    pub daemon_sets_readable: Scope,
 }
 
 impl ClusterRows {
@@ -96,6 +114,13 @@ impl ClusterRows {
             pdbs: Vec::new(),
             namespaces: Vec::new(),
             namespaces_complete: false,
+            nodes: None,
+            deployments: Vec::new(),
+            deployments_readable: Scope::Namespaces(BTreeSet::new()),
+            stateful_sets: Vec::new(),
+            stateful_sets_readable: Scope::Namespaces(BTreeSet::new()),
+            daemon_sets: Vec::new(),
+            daemon_sets_readable: Scope::Namespaces(BTreeSet::new()),
         }
     }
 }
@@ -123,6 +148,9 @@ struct Index<'a> {
     hpas: HashMap<&'a str, Vec<&'a HpaRow>>,
     pdbs: HashMap<&'a str, Vec<&'a PdbRow>>,
     teams: HashMap<&'a str, &'a str>,
+    /// `None` when the person may not list nodes.
+    nodes: Option<NodeIndex<'a>>,
+    workloads: WorkloadIndex<'a>,
 }
 
 impl<'a> Index<'a> {
@@ -162,7 +190,16 @@ impl<'a> Index<'a> {
                 routes_by_backend.entry(t).or_default().push(r);
             }
         }
+        let mut workloads = WorkloadIndex::default();
+        let readable = c.deployments_readable.clone();
+        workloads.add(WorkloadKind::Deployment, readable, c.deployments.iter().map(|w| &w.0));
+        let readable = c.stateful_sets_readable.clone();
+        workloads.add(WorkloadKind::StatefulSet, readable, c.stateful_sets.iter().map(|w| &w.0));
+        let readable = c.daemon_sets_readable.clone();
+        workloads.add(WorkloadKind::DaemonSet, readable, c.daemon_sets.iter().map(|w| &w.0));
         Self {
+            nodes: c.nodes.as_ref().map(|nodes| NodeIndex::new(nodes.iter().map(|n| &**n))),
+            workloads,
             pods_by_label,
             pods_by_ns: by_namespace(&c.pods, |p| &p.namespace),
             slices_by_service,
@@ -265,7 +302,8 @@ fn rank_cluster(c: &ClusterRows, request: &TriageRequest, thresholds: &Threshold
             namespaces: namespaces.clone(),
             // Only other namespaces the person may read pods in.
             foreign_pods: foreign.into_iter().filter(|p| c.pods_readable.contains(&p.namespace)).collect(),
-            nodes: Vec::new(),
+            nodes: index.nodes.as_ref(),
+            workloads: Some(&index.workloads),
         };
         let findings = diagnose_rows(&input, &around, thresholds);
         let Some(top) = findings.first() else { continue };
@@ -324,6 +362,15 @@ pub fn rank(clusters: &[ClusterRows], request: &TriageRequest, thresholds: &Thre
     page
 }
 
+/// How long a cluster's nodes and workloads may take (they may be read live, as the person, where Fleetpane may
+/// not watch them): past it they are left out, and nothing is said about them, rather than about the cluster.
+pub const AROUND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A read the view can do without: its rows, or `None` (logged) when it failed.
+fn optional<T>(cluster: &str, kind: &str, read: Result<T, read::Error>) -> Option<T> {
+    read.inspect_err(|e| tracing::warn!(cluster, kind, error = %e, "not readable for triage")).ok()
+}
+
 /// Reads one cluster as `who` for the triage view.
 async fn read_cluster(
     fleet: &Fleet,
@@ -332,16 +379,43 @@ async fn read_cluster(
     who: &Impersonation,
     cluster: &str,
 ) -> Result<ClusterRows, read::Error> {
-    let (services, slices, pods, events, network_policies, ingresses, http_routes, hpas, pdbs) = tokio::join!(
-        read::list::<ServiceRow>(fleet, caches, access, who, cluster),
-        read::list::<EndpointSliceRow>(fleet, caches, access, who, cluster),
-        read::list::<PodRow>(fleet, caches, access, who, cluster),
-        read::list::<EventRow>(fleet, caches, access, who, cluster),
-        read::list::<NetworkPolicyRow>(fleet, caches, access, who, cluster),
-        read::list::<IngressRow>(fleet, caches, access, who, cluster),
-        read::list::<HttpRouteRow>(fleet, caches, access, who, cluster),
-        read::list::<HpaRow>(fleet, caches, access, who, cluster),
-        read::list::<PdbRow>(fleet, caches, access, who, cluster),
+    let (
+        (services, slices, pods, events, network_policies, ingresses, http_routes, hpas, pdbs),
+        (deployments, stateful_sets, daemon_sets, nodes),
+    ) = tokio::join!(
+        async {
+            tokio::join!(
+                read::list::<ServiceRow>(fleet, caches, access, who, cluster),
+                read::list::<EndpointSliceRow>(fleet, caches, access, who, cluster),
+                read::list::<PodRow>(fleet, caches, access, who, cluster),
+                read::list::<EventRow>(fleet, caches, access, who, cluster),
+                read::list::<NetworkPolicyRow>(fleet, caches, access, who, cluster),
+                read::list::<IngressRow>(fleet, caches, access, who, cluster),
+                read::list::<HttpRouteRow>(fleet, caches, access, who, cluster),
+                read::list::<HpaRow>(fleet, caches, access, who, cluster),
+                read::list::<PdbRow>(fleet, caches, access, who, cluster),
+            )
+        },
+        async {
+            let around = async {
+                let (deployments, stateful_sets, daemon_sets, nodes) = tokio::join!(
+                    read::list::<DeploymentRow>(fleet, caches, access, who, cluster),
+                    read::list::<StatefulSetRow>(fleet, caches, access, who, cluster),
+                    read::list::<DaemonSetRow>(fleet, caches, access, who, cluster),
+                    read::nodes(fleet, caches, access, who, cluster),
+                );
+                (
+                    optional(cluster, "Deployment", deployments),
+                    optional(cluster, "StatefulSet", stateful_sets),
+                    optional(cluster, "DaemonSet", daemon_sets),
+                    optional(cluster, "Node", nodes).flatten(),
+                )
+            };
+            tokio::time::timeout(AROUND_TIMEOUT, around).await.unwrap_or_else(|_| {
+                tracing::warn!(cluster, ?AROUND_TIMEOUT, "nodes and workloads too slow for triage: left out");
+                (None, None, None, None)
+            })
+        },
     );
     let services = services?;
     let visible: BTreeSet<String> = services.iter().map(|s| s.namespace.clone()).collect();
@@ -358,8 +432,13 @@ async fn read_cluster(
                 .unwrap_or_else(|_| Scope::Namespaces(BTreeSet::new()))
         }
     };
-    let (slices_readable, pods_readable) =
-        tokio::join!(scope_of(access::ENDPOINT_SLICES, slices.is_ok()), scope_of(access::PODS, pods.is_ok()));
+    let (slices_readable, pods_readable, deployments_readable, stateful_sets_readable, daemon_sets_readable) = tokio::join!(
+        scope_of(access::ENDPOINT_SLICES, slices.is_ok()),
+        scope_of(access::PODS, pods.is_ok()),
+        scope_of(access::DEPLOYMENTS, deployments.is_some()),
+        scope_of(access::STATEFUL_SETS, stateful_sets.is_some()),
+        scope_of(access::DAEMON_SETS, daemon_sets.is_some()),
+    );
     fn ok<R>(cluster: &str, kind: &str, r: Result<Vec<Arc<R>>, read::Error>) -> Vec<Arc<R>> {
         r.inspect_err(|e| tracing::warn!(cluster, kind, error = %e, "not readable for triage"))
             .unwrap_or_default()
@@ -380,6 +459,13 @@ async fn read_cluster(
         pdbs: ok(cluster, "PodDisruptionBudget", pdbs),
         namespaces,
         namespaces_complete,
+        nodes,
+        deployments: deployments.unwrap_or_default(),
+        deployments_readable,
+        stateful_sets: stateful_sets.unwrap_or_default(),
+        stateful_sets_readable,
+        daemon_sets: daemon_sets.unwrap_or_default(),
+        daemon_sets_readable,
     })
 }
 

@@ -100,6 +100,14 @@ pub const HPAS: Resource = Resource { group: "autoscaling", resource: "horizonta
 pub const PDBS: Resource = Resource { group: "policy", resource: "poddisruptionbudgets" };
 /// Gateway API HTTPRoutes.
 pub const HTTP_ROUTES: Resource = Resource { group: "gateway.networking.k8s.io", resource: "httproutes" };
+/// Nodes (cluster-scoped: only the cluster-wide question is meaningful).
+pub const NODES: Resource = Resource { group: "", resource: "nodes" };
+/// Deployments.
+pub const DEPLOYMENTS: Resource = Resource { group: "apps", resource: "deployments" };
+/// StatefulSets.
+pub const STATEFUL_SETS: Resource = Resource { group: "apps", resource: "statefulsets" };
+/// DaemonSets.
+pub const DAEMON_SETS: Resource = Resource { group: "apps", resource: "daemonsets" };
 
 /// Where someone may do something.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,17 +1,20 @@
 //! Cached rows → the doctor's [`Facts`]. Pure: the caller has read (and access-filtered) the rows.
 //!
 //! ```text
-//! ServiceInput (Service, slices, pods, events, policies, ingresses, routes, HPAs, PDBs) ─┐
-//! Surroundings (namespaces with labels, pods elsewhere the selector matches, nodes) ──────┴─► facts() ─► Facts
+//! ServiceInput (Service, slices, pods, events, policies, ingresses, routes, HPAs, PDBs) ─────┐
+//! Surroundings (namespaces with labels, pods elsewhere the selector matches,                 ├─► facts() ─► Facts
+//!               NodeIndex, WorkloadIndex: built once per cluster or page, shared by Services) ┘
 //! ```
 //!
 //! Kubernetes defaults are applied here (an omitted targetPort is the port, an unset endpoint `ready` is ready,
 //! a missing protocol is TCP), so the rules never guess. A kind the person may not read (`None`) gives no facts
-//! of that kind: the rules then say nothing about it rather than something wrong. Workloads are not cached, so
-//! [`Facts::workloads`] stays empty (no "scaled to zero" finding yet); owners are resolved from the pods
-//! (a ReplicaSet named `<deployment>-<pod-template-hash>` is its Deployment).
+//! of that kind: the rules then say nothing about it rather than something wrong. So without nodes nothing is
+//! said about nodes, zones or `Local` traffic policies; without workloads [`Facts::workloads`] stays empty (no
+//! "scaled to zero") and a pod's ReplicaSet `<deployment>-<pod-template-hash>` is taken for that Deployment, as
+//! the Deployment controller names them. Where the person may read Deployments, it is that Deployment only if
+//! it exists and selects the pod; otherwise the ReplicaSet itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{
     Finding, Thresholds, diagnose,
@@ -20,16 +23,17 @@ use super::{
         EventFacts, EventType, Facts, HpaFacts, IngressRuleFacts, LabelSelector, Labels, NamespaceFacts,
         NetworkPolicyFacts, NodeFacts, PdbFacts, PeerFacts, PodFacts, PodPhase, PolicyPortFacts, PolicyType,
         PortRef, Protocol, RouteFacts, RouteKind, SelectorOperator, SelectorRequirement, ServiceFacts,
-        ServicePortFacts, ServiceType, TrafficPolicy, WorkloadRef,
+        ServicePortFacts, ServiceType, TrafficPolicy, WorkloadFacts, WorkloadRef,
     },
     rules::selector::within_edit_distance,
 };
 use crate::{
+    access::Scope,
     views::{counted_family, is_ready, is_serving, selects, service::ServiceInput},
     watch::rows::{
         ContainerRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow, NamespaceRow,
-        NetworkPolicyRow, PodRow, PolicyPeerRow, PolicyPortRow, PortRef as RowPortRef, ProbeRow, SelectorRow,
-        ServiceRow,
+        NetworkPolicyRow, NodeRow, PodRow, PolicyPeerRow, PolicyPortRow, PortRef as RowPortRef, ProbeRow,
+        SelectorRow, ServiceRow, WorkloadKind, WorkloadRow,
     },
 };
 
@@ -42,8 +46,119 @@ pub struct Surroundings<'a> {
     /// Pods of *other* namespaces (only those the selector matches are kept), for "matches pods only in
     /// another namespace".
     pub foreign_pods: Vec<&'a PodRow>,
-    /// The cluster's nodes; empty when unknown.
-    pub nodes: Vec<NodeFacts>,
+    /// The cluster's nodes; `None` when the person may not list nodes (then nothing is said about nodes).
+    pub nodes: Option<&'a NodeIndex<'a>>,
+    /// The workloads the person may read; `None` when none were read.
+    pub workloads: Option<&'a WorkloadIndex<'a>>,
+}
+
+/// A cluster's nodes, indexed once (per triage request or Service page) so that each Service's facts cost only
+/// the nodes its rules read.
+#[derive(Clone, Debug, Default)]
+pub struct NodeIndex<'a> {
+    /// Every node, by name.
+    by_name: HashMap<&'a str, &'a NodeRow>,
+    /// Every node, sorted by name.
+    all: Vec<&'a NodeRow>,
+    /// One ready node of each zone, by zone: the single-zone risk compares zones, not nodes.
+    zones: Vec<NodeFacts>,
+}
+
+impl<'a> NodeIndex<'a> {
+    /// Indexes `nodes` (the person's: all of the cluster's, as nodes are listed cluster-wide or not at all).
+    pub fn new(nodes: impl IntoIterator<Item = &'a NodeRow>) -> Self {
+        let mut all: Vec<&NodeRow> = nodes.into_iter().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all.dedup_by(|a, b| a.name == b.name);
+        let mut zones: Vec<NodeFacts> = Vec::new();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for node in all.iter().filter(|n| n.is_ready()) {
+            if let Some(zone) = node.zone.as_deref()
+                && seen.insert(zone)
+            {
+                zones.push(node_fact(node));
+            }
+        }
+        zones.sort_by(|a, b| a.name.cmp(&b.name));
+        Self { by_name: all.iter().map(|n| (n.name.as_str(), *n)).collect(), all, zones }
+    }
+
+    /// How many nodes.
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+}
+
+/// Workloads, indexed once (per triage request or Service page): by name for the pods' owners, and by template
+/// label for the workloads a Service selector matches. Each kind is added with where the person may read it.
+#[derive(Clone, Debug, Default)]
+pub struct WorkloadIndex<'a> {
+    /// By (namespace, kind, name).
+    by_name: HashMap<(&'a str, WorkloadKind, &'a str), &'a WorkloadRow>,
+    /// By one template label: (namespace, key, value).
+    by_template_label: HashMap<(&'a str, &'a str, &'a str), Vec<&'a WorkloadRow>>,
+    /// Where each kind added is readable.
+    readable: Vec<(WorkloadKind, Scope)>,
+}
+
+impl<'a> WorkloadIndex<'a> {
+    /// Adds the workloads of `kind` the person may list, which is in `readable` (elsewhere the index knows
+    /// nothing about that kind, and says so through [`WorkloadIndex::readable`]).
+    pub fn add(
+        &mut self,
+        kind: WorkloadKind,
+        readable: Scope,
+        rows: impl IntoIterator<Item = &'a WorkloadRow>,
+    ) {
+        for w in rows.into_iter().filter(|w| w.kind == kind && readable.contains(&w.namespace)) {
+            self.by_name.insert((w.namespace.as_str(), w.kind, w.name.as_str()), w);
+            for (k, v) in &w.template_labels {
+                self.by_template_label
+                    .entry((w.namespace.as_str(), k.as_str(), v.as_str()))
+                    .or_default()
+                    .push(w);
+            }
+        }
+        self.readable.push((kind, readable));
+    }
+
+    /// Whether the person may read workloads of `kind` in `namespace`.
+    pub fn readable(&self, kind: WorkloadKind, namespace: &str) -> bool {
+        self.readable.iter().any(|(k, scope)| *k == kind && scope.contains(namespace))
+    }
+
+    /// One workload.
+    pub fn get(&self, namespace: &str, kind: WorkloadKind, name: &str) -> Option<&'a WorkloadRow> {
+        self.by_name.get(&(namespace, kind, name)).copied()
+    }
+
+    /// The workloads of `namespace` whose pod template `selector` matches (none for an empty selector), by
+    /// kind and name.
+    pub fn templated(&self, namespace: &str, selector: &Labels) -> Vec<&'a WorkloadRow> {
+        let Some((k, v)) = selector.iter().next() else { return Vec::new() };
+        let mut out: Vec<&WorkloadRow> = self
+            .by_template_label
+            .get(&(namespace, k.as_str(), v.as_str()))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|w| selects(selector, &w.template_labels))
+            .collect();
+        out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        out
+    }
+
+    /// The workload owning pod `p` as its `ownerReferences` name it: a ReplicaSet `<deployment>-<hash>` (the
+    /// pod's `pod-template-hash`) is that Deployment when it exists and selects the pod, where Deployments are
+    /// readable; where they are not, it is taken for that Deployment (the controller's naming).
+    pub fn owner(&self, p: &PodRow) -> Option<WorkloadRef> {
+        owner(p, Some(self))
+    }
 }
 
 /// The Service's findings, most severe first. Rules that need a kind the person may not read are left out
@@ -123,8 +238,12 @@ fn facts_within(input: &ServiceInput<'_>, around: &Surroundings<'_>, typo_distan
         .copied()
         .filter(|p| !svc.selector.is_empty() && selects(&svc.selector, &p.labels))
         .collect();
-    let owners: BTreeSet<String> =
-        selected.iter().filter_map(|p| owner(p)).map(|o| format!("{}/{}", o.kind, o.name)).collect();
+    let workloads = around.workloads;
+    let owners: BTreeSet<String> = selected
+        .iter()
+        .filter_map(|p| owner(p, workloads))
+        .map(|o| format!("{}/{}", o.kind, o.name))
+        .collect();
     let foreign_matches = if svc.selector.is_empty() || !selected.is_empty() {
         Vec::new()
     } else {
@@ -133,7 +252,7 @@ fn facts_within(input: &ServiceInput<'_>, around: &Surroundings<'_>, typo_distan
             .iter()
             .chain(input.pods.iter().flatten())
             .filter(|p| p.namespace != svc.namespace && selects(&svc.selector, &p.labels))
-            .map(|p| pod_facts(p))
+            .map(|p| pod_facts(p, workloads))
             .collect()
     };
     // The unselected pods only matter when nothing is selected (typo hints, "none of the N pods") or there is
@@ -152,10 +271,10 @@ fn facts_within(input: &ServiceInput<'_>, around: &Surroundings<'_>, typo_distan
     let pod_names: BTreeSet<&str> = known_pods.iter().map(|p| p.name.as_str()).collect();
     Facts {
         slices: slices(svc, input.slices.iter().flatten().copied()),
-        pods: known_pods.iter().map(|p| pod_facts(p)).collect(),
+        pods: known_pods.iter().map(|p| pod_facts(p, workloads)).collect(),
         foreign_matches,
         pods_in_namespace: (known_pods.len() != home_pods.len()).then_some(home_pods.len()),
-        nodes: around.nodes.clone(),
+        nodes: around.nodes.map(|nodes| node_facts(&service, known_pods, nodes)).unwrap_or_default(),
         // Only NetworkPolicy namespace selectors read the namespaces: copying every namespace's labels for
         // every Service was a hot spot of the triage view.
         namespaces: if policies_select_namespaces(input) {
@@ -189,7 +308,7 @@ fn facts_within(input: &ServiceInput<'_>, around: &Surroundings<'_>, typo_distan
             .chain(input.http_routes.iter().flatten().map(|r| http_route_facts(r)))
             .filter(|r| r.backends.iter().any(|b| b.namespace == svc.namespace && b.service == svc.name))
             .collect(),
-        workloads: Vec::new(),
+        workloads: workloads.map(|w| workload_facts(svc, w)).unwrap_or_default(),
         hpas: input
             .hpas
             .iter()
@@ -297,16 +416,76 @@ fn slices<'a>(svc: &ServiceRow, all: impl Iterator<Item = &'a EndpointSliceRow>)
         .collect()
 }
 
-/// The workload owning a pod: a ReplicaSet `<name>-<pod-template-hash>` is Deployment `<name>`.
-fn owner(p: &PodRow) -> Option<WorkloadRef> {
+/// The workload owning a pod: a ReplicaSet `<name>-<pod-template-hash>` is Deployment `<name>`, unless
+/// `workloads` can tell (Deployments readable in the pod's namespace) that no such Deployment selects the pod.
+fn owner(p: &PodRow, workloads: Option<&WorkloadIndex<'_>>) -> Option<WorkloadRef> {
     let (kind, name) = p.owner.as_deref()?.split_once('/')?;
     if kind == "ReplicaSet"
         && let Some(hash) = p.labels.get("pod-template-hash")
         && let Some(deployment) = name.strip_suffix(hash.as_str()).and_then(|n| n.strip_suffix('-'))
     {
-        return Some(WorkloadRef { kind: "Deployment".into(), name: deployment.to_owned() });
+        let known = workloads.filter(|w| w.readable(WorkloadKind::Deployment, &p.namespace));
+        let real = known.is_none_or(|w| {
+            w.get(&p.namespace, WorkloadKind::Deployment, deployment)
+                .is_some_and(|d| d.selector.matches(&p.labels))
+        });
+        if real {
+            return Some(WorkloadRef { kind: "Deployment".into(), name: deployment.to_owned() });
+        }
     }
     Some(WorkloadRef { kind: kind.to_owned(), name: name.to_owned() })
+}
+
+/// Whether a traffic policy `Local` applies: then which nodes lack a ready local endpoint matters.
+fn local_traffic(service: &ServiceFacts) -> bool {
+    service.internal_traffic_policy == TrafficPolicy::Local
+        || (service.external_traffic_policy == TrafficPolicy::Local
+            && matches!(service.type_, ServiceType::NodePort | ServiceType::LoadBalancer))
+}
+
+fn node_fact(n: &NodeRow) -> NodeFacts {
+    NodeFacts { name: n.name.clone(), ready: n.is_ready(), zone: n.zone.clone() }
+}
+
+/// The nodes the rules read: every node under a `Local` traffic policy (which ready nodes lack a local
+/// endpoint); otherwise the unready nodes `pods` run on (pods on unready nodes) and one ready node per zone
+/// (which zones the cluster has, for the single-zone risk). Copying every node for every Service would make
+/// the triage view scan all nodes once per Service.
+fn node_facts(service: &ServiceFacts, pods: &[&PodRow], nodes: &NodeIndex<'_>) -> Vec<NodeFacts> {
+    if local_traffic(service) {
+        return nodes.all.iter().map(|n| node_fact(n)).collect();
+    }
+    let mut out = nodes.zones.clone();
+    let mut unready: Vec<&NodeRow> = pods
+        .iter()
+        .filter_map(|p| nodes.by_name.get(p.node_name.as_deref()?))
+        .copied()
+        .filter(|n| !n.is_ready())
+        .collect();
+    if !unready.is_empty() {
+        unready.sort_by(|a, b| a.name.cmp(&b.name));
+        unready.dedup_by(|a, b| a.name == b.name);
+        out.extend(unready.into_iter().map(node_fact));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    out
+}
+
+/// The workloads of the Service's namespace whose pod template its selector matches. A DaemonSet that wants no
+/// pod (no node is eligible) is left out: it is not "scaled to zero", and has no replicas to scale.
+fn workload_facts(svc: &ServiceRow, workloads: &WorkloadIndex<'_>) -> Vec<WorkloadFacts> {
+    workloads
+        .templated(&svc.namespace, &svc.selector)
+        .into_iter()
+        .filter(|w| w.kind != WorkloadKind::DaemonSet || w.desired > 0)
+        .map(|w| WorkloadFacts {
+            kind: w.kind.as_str().to_owned(),
+            namespace: w.namespace.clone(),
+            name: w.name.clone(),
+            replicas_desired: w.desired,
+            replicas_ready: w.ready,
+        })
+        .collect()
 }
 
 fn probe_text(p: &ProbeRow) -> String {
@@ -343,7 +522,7 @@ fn container_facts(c: &ContainerRow) -> ContainerFacts {
     }
 }
 
-fn pod_facts(p: &PodRow) -> PodFacts {
+fn pod_facts(p: &PodRow, workloads: Option<&WorkloadIndex<'_>>) -> PodFacts {
     PodFacts {
         namespace: p.namespace.clone(),
         name: p.name.clone(),
@@ -358,7 +537,7 @@ fn pod_facts(p: &PodRow) -> PodFacts {
         ready: p.ready,
         terminating: p.deleting,
         node: p.node_name.clone(),
-        owner: owner(p),
+        owner: owner(p, workloads),
         unschedulable: p.unschedulable.clone(),
         containers: p.containers.iter().map(container_facts).collect(),
     }

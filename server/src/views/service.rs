@@ -14,6 +14,7 @@ use super::{
     PodMatch, assess, count_endpoints, counted_family, is_headless, is_ready, is_serving,
     load_balancer_pending, selects,
 };
+use crate::diagnose::from_rows::Surroundings;
 use crate::watch::rows::{
     ContainerPortRow, ContainerRow, EndpointSliceRow, EventRow, HpaRow, HttpRouteRow, IngressRow,
     NetworkPolicyRow, PdbRow, PodRow, ProbeRow, SERVICE_NAME_LABEL, ServicePortRow, ServiceRow,
@@ -61,8 +62,14 @@ pub fn detail(input: &ServiceInput<'_>) -> ServiceDetail {
     page(input, &PageContext::default())
 }
 
-/// Builds the Service page.
+/// Builds the Service page, diagnosed without surroundings (see [`page_around`]).
 pub fn page(input: &ServiceInput<'_>, ctx: &PageContext) -> ServiceDetail {
+    page_around(input, &Surroundings::default(), ctx)
+}
+
+/// Builds the Service page, diagnosed with what the person may read around the Service: the cluster's nodes and
+/// the namespace's workloads.
+pub fn page_around(input: &ServiceInput<'_>, around: &Surroundings<'_>, ctx: &PageContext) -> ServiceDetail {
     let svc = input.service;
     let now = ctx.now;
     let slices: Vec<&EndpointSliceRow> = input
@@ -128,7 +135,7 @@ pub fn page(input: &ServiceInput<'_>, ctx: &PageContext) -> ServiceDetail {
             &pods.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
             &crate::diagnose::from_rows::diagnose_rows(
                 input,
-                &crate::diagnose::from_rows::Surroundings::default(),
+                around,
                 &crate::diagnose::Thresholds::default(),
             ),
         ),
@@ -932,6 +939,41 @@ mod tests {
         let d = page(&input, &ctx);
         assert_eq!(d.related.workloads[0].name, "checkout");
         assert_eq!(d.related.hpas.map(|h| h.len()), Some(1));
+    }
+
+    #[test]
+    fn the_doctor_on_the_page_reads_nodes_and_workloads_around_the_service() {
+        use crate::{
+            access::Scope,
+            diagnose::from_rows::{NodeIndex, WorkloadIndex},
+            watch::rows::{NodeReady, NodeRow, SelectorRow, WorkloadKind, WorkloadRow},
+        };
+        // checkout is scaled to zero: no pod, no endpoint.
+        let svc = mk_service("team-a", "checkout");
+        let slice = mk_slice(&svc, "x", "IPv4", Vec::new());
+        let input = mk_input(&svc, &[&slice], &[]);
+        let zero = WorkloadRow {
+            kind: WorkloadKind::Deployment,
+            namespace: "team-a".into(),
+            name: "checkout".into(),
+            selector: SelectorRow { match_labels: labels(&[("app", "checkout")]), ..Default::default() },
+            template_labels: labels(&[("app", "checkout")]),
+            ..Default::default()
+        };
+        let mut workloads = WorkloadIndex::default();
+        workloads.add(WorkloadKind::Deployment, Scope::All, [&zero]);
+        let (views, _) = related::cached_workloads(&svc, &[], &workloads);
+        let node = NodeRow { name: "node-1".into(), ready: NodeReady::False, ..Default::default() };
+        let nodes = NodeIndex::new([&node]);
+        let around = Surroundings { nodes: Some(&nodes), workloads: Some(&workloads), ..Default::default() };
+        let d = page_around(&input, &around, &PageContext { now: None, workloads: Some(views) });
+        assert_eq!(d.findings[0].code, "pods.scaled-to-zero", "{:#?}", d.findings);
+        // The evidence links to the workload the page lists.
+        assert_eq!(d.findings[0].evidence[0].object.href.as_deref(), Some("#workload-checkout"));
+        assert_eq!(d.related.workloads[0].name, "checkout");
+        assert_eq!(d.related.workloads[0].note.as_deref(), Some("scaled to zero"));
+        // Without what is around, the same rows say only that the selector matches nothing.
+        assert_eq!(page(&input, &PageContext::default()).findings[0].code, "selector.matches-nothing");
     }
 
     #[test]

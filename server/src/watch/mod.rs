@@ -11,6 +11,10 @@
 //!                                                      Cache<HpaRow>            (autoscaling/v2)
 //!                                                      Cache<PdbRow>            (policy/v1)
 //!                                                      Cache<HttpRouteRow>      (when the CRD exists)
+//!                                                      Cache<NodeRow>           ┐ withheld while Fleetpane
+//!                                                      Cache<DeploymentRow>     │ may not list them
+//!                                                      Cache<StatefulSetRow>    │
+//!                                                      Cache<DaemonSetRow>      ┘
 //! ```
 //!
 //! Each cache is a [`store::Store`] of trimmed [`rows`] behind a lock, fed by a `kube_runtime::watcher` with
@@ -21,6 +25,11 @@
 //! HTTPRoutes are watched as `DynamicObject`s at the version the cluster serves, found through API discovery;
 //! while the Gateway API CRD is absent that cache is live and empty, and discovery is repeated every
 //! [`CRD_RECHECK`].
+//!
+//! Nodes and workloads came after the first RBAC grants Fleetpane was deployed with: when the cluster answers 403
+//! to their list or watch, the cache is [withheld](store::Store::withhold) (live, empty, and known not to hold
+//! the kind, so readers read as the person instead, see [`crate::read`]), and the list is tried again every
+//! [`FORBIDDEN_RECHECK`].
 //!
 //! After every applied event, relist and sync-state change, a cache sends a [`changes::Change`] notice on the
 //! fleet's broadcast channel ([`Caches::subscribe`]), for live updates.
@@ -47,8 +56,9 @@ use tokio::sync::broadcast;
 use self::{
     changes::{Change, Changed, Notifier},
     rows::{
-        EndpointSliceRow, EventRow, GATEWAY_GROUP, HpaRow, HttpRoute, HttpRouteRow, IngressRow, NamespaceRow,
-        NetworkPolicyRow, PdbRow, PodRow, Row, ServiceRow,
+        DaemonSetRow, DeploymentRow, EndpointSliceRow, EventRow, GATEWAY_GROUP, HpaRow, HttpRoute,
+        HttpRouteRow, IngressRow, NamespaceRow, NetworkPolicyRow, NodeRow, PdbRow, PodRow, Row, ServiceRow,
+        StatefulSetRow,
     },
     store::{Store, SyncState},
 };
@@ -65,6 +75,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// How often a cluster without the Gateway API is asked again whether it has it now.
 pub const CRD_RECHECK: Duration = Duration::from_secs(300);
+
+/// How often a kind the cluster does not let Fleetpane list (403) is tried again.
+pub const FORBIDDEN_RECHECK: Duration = Duration::from_secs(300);
 
 /// One (cluster, kind) cache. Cheap to clone; every clone reads the same rows.
 pub struct Cache<R> {
@@ -121,6 +134,41 @@ impl<R: Row> Cache<R> {
     async fn run(self, api: Api<R::Object>, cluster: String) {
         let config = watcher::Config::default().page_size(PAGE_SIZE);
         self.feed(watcher(api, config).backoff(backoff::Reconnect::default()), &cluster, |_| false).await;
+    }
+
+    /// Watches `api` as [`Cache::run`] does, for a kind Fleetpane's grants may lack: when the cluster answers
+    /// 403, the cache is [withheld](Store::withhold) and the watch starts again after [`FORBIDDEN_RECHECK`].
+    async fn run_unless_forbidden(self, api: Api<R::Object>, cluster: String) {
+        loop {
+            let config = watcher::Config::default().page_size(PAGE_SIZE);
+            let events = watcher(api.clone(), config).backoff(backoff::Reconnect::default());
+            if !self.feed_unless_forbidden(events, &cluster).await {
+                return;
+            }
+            tokio::time::sleep(FORBIDDEN_RECHECK).await;
+        }
+    }
+
+    /// Feeds the rows from `events` until it ends (false) or the cluster answers 403: then the cache is
+    /// withheld (true).
+    async fn feed_unless_forbidden(
+        &self,
+        events: impl Stream<Item = Result<watcher::Event<R::Object>, watcher::Error>> + Send,
+        cluster: &str,
+    ) -> bool {
+        let forbidden = |e: &watcher::Error| api_status(e) == Some(403);
+        let Some(error) = self.feed(events, cluster, forbidden).await else { return false };
+        let (_, detail) = describe(&error);
+        tracing::warn!(
+            cluster,
+            kind = <R::Object as kube::Resource>::kind(&()).as_ref(),
+            error = detail,
+            retry_in = ?FORBIDDEN_RECHECK,
+            "Fleetpane may not list this kind: it is read as each person instead"
+        );
+        self.update(|store| store.withhold(detail));
+        self.notifier.send(|| Changed::Relisted);
+        true
     }
 
     /// Feeds the rows from `events` until it ends or an error for which `stop` says so (returned).
@@ -209,6 +257,14 @@ pub struct ClusterCaches {
     pub pdbs: Cache<PdbRow>,
     /// Gateway API HTTPRoutes: live and empty while the cluster has no such CRD.
     pub http_routes: Cache<HttpRouteRow>,
+    /// Nodes ([withheld](Store::withhold) while Fleetpane may not list them).
+    pub nodes: Cache<NodeRow>,
+    /// Deployments (withheld while Fleetpane may not list them).
+    pub deployments: Cache<DeploymentRow>,
+    /// StatefulSets (withheld while Fleetpane may not list them).
+    pub stateful_sets: Cache<StatefulSetRow>,
+    /// DaemonSets (withheld while Fleetpane may not list them).
+    pub daemon_sets: Cache<DaemonSetRow>,
 }
 
 impl ClusterCaches {
@@ -225,6 +281,10 @@ impl ClusterCaches {
             ("HorizontalPodAutoscaler", self.hpas.state()),
             ("PodDisruptionBudget", self.pdbs.state()),
             ("HTTPRoute", self.http_routes.state()),
+            ("Node", self.nodes.state()),
+            ("Deployment", self.deployments.state()),
+            ("StatefulSet", self.stateful_sets.state()),
+            ("DaemonSet", self.daemon_sets.state()),
         ]
     }
 
@@ -241,6 +301,10 @@ impl ClusterCaches {
             ("HorizontalPodAutoscaler", self.hpas.read().len()),
             ("PodDisruptionBudget", self.pdbs.read().len()),
             ("HTTPRoute", self.http_routes.read().len()),
+            ("Node", self.nodes.read().len()),
+            ("Deployment", self.deployments.read().len()),
+            ("StatefulSet", self.stateful_sets.read().len()),
+            ("DaemonSet", self.daemon_sets.read().len()),
         ]
     }
 
@@ -290,6 +354,10 @@ impl Caches {
                 hpas: Cache::new(name, &changes),
                 pdbs: Cache::new(name, &changes),
                 http_routes: Cache::new(name, &changes),
+                nodes: Cache::new(name, &changes),
+                deployments: Cache::new(name, &changes),
+                stateful_sets: Cache::new(name, &changes),
+                daemon_sets: Cache::new(name, &changes),
             };
             tasks.push(spawn(&caches.services, cluster));
             tasks.push(spawn(&caches.endpoint_slices, cluster));
@@ -300,6 +368,10 @@ impl Caches {
             tasks.push(spawn(&caches.ingresses, cluster));
             tasks.push(spawn(&caches.hpas, cluster));
             tasks.push(spawn(&caches.pdbs, cluster));
+            tasks.push(spawn_unless_forbidden(&caches.nodes, cluster));
+            tasks.push(spawn_unless_forbidden(&caches.deployments, cluster));
+            tasks.push(spawn_unless_forbidden(&caches.stateful_sets, cluster));
+            tasks.push(spawn_unless_forbidden(&caches.daemon_sets, cluster));
             let routes = caches.http_routes.clone();
             let (client, name) = (cluster.client().clone(), cluster.name().to_owned());
             tasks.push(tokio::spawn(run_http_routes(routes, client, name)).abort_handle());
@@ -346,6 +418,11 @@ impl Caches {
 fn spawn<R: Row>(cache: &Cache<R>, cluster: &Cluster) -> tokio::task::AbortHandle {
     let api = Api::<R::Object>::all(cluster.client().clone());
     tokio::spawn(cache.clone().run(api, cluster.name().to_owned())).abort_handle()
+}
+
+fn spawn_unless_forbidden<R: Row>(cache: &Cache<R>, cluster: &Cluster) -> tokio::task::AbortHandle {
+    let api = Api::<R::Object>::all(cluster.client().clone());
+    tokio::spawn(cache.clone().run_unless_forbidden(api, cluster.name().to_owned())).abort_handle()
 }
 
 /// Watches HTTPRoutes at the version the cluster serves; while it serves none, keeps the cache live and empty
@@ -487,6 +564,40 @@ mod tests {
             [Changed::State, Changed::Relisted, ns("team-b"), ns("team-a"), Changed::State],
             "nothing for Init/InitApply, one State per state change"
         );
+    }
+
+    #[tokio::test]
+    async fn a_kind_answered_403_is_withheld_and_other_failures_are_not() {
+        let (changes, _) = broadcast::channel(changes::CAPACITY);
+        let cache = Cache::<ServiceRow>::new("prod-eu", &changes);
+        let status = |code: u16| {
+            kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                message: "services is forbidden".into(),
+                ..Default::default()
+            }))
+        };
+        // A failure that is not a 403 keeps the watch going: the stream's end is the end.
+        let events = futures::stream::iter([
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(mk_svc("team-a", "x"))),
+            Ok(watcher::Event::InitDone),
+            Err(watcher::Error::WatchStartFailed(status(500))),
+        ]);
+        assert!(!cache.feed_unless_forbidden(events, "prod-eu").await);
+        assert!(cache.read().held() && cache.read().len() == 1);
+        // A 403 withholds the cache: no rows, live (nothing to wait for), and readers know it holds nothing.
+        let mut rx = changes.subscribe();
+        let events = futures::stream::iter([
+            Err(watcher::Error::WatchStartFailed(status(403))),
+            Ok(watcher::Event::Apply(mk_svc("team-a", "never"))),
+        ]);
+        assert!(cache.feed_unless_forbidden(events, "prod-eu").await);
+        let store = cache.read();
+        assert!(!store.held() && store.is_empty());
+        assert_eq!(store.withheld(), Some("403 services is forbidden"));
+        assert_eq!(store.state(), &SyncState::Live);
+        assert!(drain(&mut rx).iter().any(|(_, _, what)| *what == Changed::Relisted), "pages refresh");
     }
 
     #[tokio::test]

@@ -26,7 +26,9 @@ mod event;
 mod gateway;
 mod labels;
 mod network;
+mod node;
 mod scaling;
+mod workload;
 
 use jiff::Timestamp;
 use k8s_openapi::{
@@ -48,7 +50,9 @@ pub use self::{
         BackendRow, IngressRouteRow, IngressRow, IpBlockRow, NetworkPolicyRow, PolicyPeerRow, PolicyPortRow,
         PolicyRuleRow, PortRef, SelectorRequirementRow, SelectorRow,
     },
+    node::{NodeReady, NodeRow, ZONE_LABEL},
     scaling::{ConditionRow, HpaMetricRow, HpaRow, PdbRow},
+    workload::{DaemonSetRow, DeploymentRow, StatefulSetRow, WorkloadKind, WorkloadRow},
 };
 
 /// The label naming an EndpointSlice's Service.

@@ -113,11 +113,13 @@ pub struct Store<R> {
     /// The rows of a relist under way, in arrival order (the apiserver lists in key order).
     relist: Option<Vec<Entry<R>>>,
     state: SyncState,
+    /// Why Fleetpane may not list this kind, while it may not (see [`Store::withhold`]).
+    withheld: Option<String>,
 }
 
 impl<R: Row> Default for Store<R> {
     fn default() -> Self {
-        Self { rows: BTreeSet::new(), relist: None, state: SyncState::Syncing }
+        Self { rows: BTreeSet::new(), relist: None, state: SyncState::Syncing, withheld: None }
     }
 }
 
@@ -145,6 +147,7 @@ impl<R: Row> Store<R> {
                     self.rows = rows.into_iter().collect();
                 }
                 self.state = SyncState::Live;
+                self.withheld = None;
             }
             Event::Apply(object) => {
                 let row = R::from_object(object);
@@ -186,6 +189,24 @@ impl<R: Row> Store<R> {
         self.rows.clear();
         self.relist = None;
         self.state = SyncState::Live;
+    }
+
+    /// Marks the cache live with no rows because Fleetpane may not list the kind (`reason`, one line): it
+    /// holds nothing until a list succeeds again, and readers must not take its emptiness for an answer (they
+    /// read as the person instead, see [`Store::held`]).
+    pub fn withhold(&mut self, reason: String) {
+        self.absent();
+        self.withheld = Some(reason);
+    }
+
+    /// Whether the cache holds the kind: false while [withheld](Store::withhold).
+    pub fn held(&self) -> bool {
+        self.withheld.is_none()
+    }
+
+    /// Why the cache is [withheld](Store::withhold), if it is.
+    pub fn withheld(&self) -> Option<&str> {
+        self.withheld.as_deref()
     }
 
     /// Records a failed request. `unreachable` is true when the apiserver did not answer at all.
@@ -376,6 +397,27 @@ mod tests {
         store.absent();
         assert_eq!(store.state(), &SyncState::Live);
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn a_kind_fleetpane_may_not_list_is_withheld_until_a_list_succeeds() {
+        let mut store = Store::<ServiceRow>::default();
+        assert!(store.held());
+        store.apply(&Event::Init);
+        store.apply(&Event::InitApply(mk_svc("a", "x")));
+        store.apply(&Event::InitDone);
+        // The grant was revoked: the rows go, the cache says why, and is not waited for.
+        store.withhold("403 services is forbidden".into());
+        assert!(!store.held() && store.is_empty());
+        assert_eq!(store.withheld(), Some("403 services is forbidden"));
+        assert_eq!(store.state(), &SyncState::Live);
+        // A relist under way does not count yet; its end does.
+        store.apply(&Event::Init);
+        store.apply(&Event::InitApply(mk_svc("a", "y")));
+        assert!(!store.held());
+        store.apply(&Event::InitDone);
+        assert!(store.held() && store.withheld().is_none());
+        assert_eq!(names(&store), ["a/y"]);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use k8s_openapi::{
 
 use super::*;
 use crate::{
-    diagnose::Severity,
+    diagnose::{ObjectRef, Severity},
     watch::rows::{BackendRefRow, HttpRouteRuleRow, PdbRow, Row, tests::mk_meta},
 };
 
@@ -566,4 +566,201 @@ fn dual_stack_slices_count_each_backend_once() {
     let f = facts(&case.input(), &Surroundings::default());
     assert_eq!(f.slices.len(), 1);
     assert_eq!(f.slices[0].endpoints.len(), 2);
+}
+
+fn mk_node(name: &str, zone: &str, ready: &str) -> NodeRow {
+    use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeStatus};
+    NodeRow::from_object(&Node {
+        metadata: mk_meta("", name, &[(crate::watch::rows::ZONE_LABEL, zone)]),
+        spec: None,
+        status: Some(NodeStatus {
+            conditions: Some(vec![NodeCondition {
+                type_: "Ready".into(),
+                status: ready.into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+    })
+}
+
+/// Deployment `name` of `replicas` whose selector and pod template are `app=<app>`.
+fn mk_deployment(name: &str, app: &str, replicas: i32) -> crate::watch::rows::DeploymentRow {
+    use k8s_openapi::api::{
+        apps::v1::{Deployment, DeploymentSpec, DeploymentStatus},
+        core::v1::PodTemplateSpec,
+    };
+    crate::watch::rows::DeploymentRow::from_object(&Deployment {
+        metadata: mk_meta(NS, name, &[]),
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: K8sSelector {
+                match_labels: Some([("app".to_owned(), app.to_owned())].into()),
+                match_expressions: None,
+            },
+            template: PodTemplateSpec { metadata: Some(mk_meta(NS, "", &[("app", app)])), spec: None },
+            ..Default::default()
+        }),
+        status: Some(DeploymentStatus { ready_replicas: Some(replicas), ..Default::default() }),
+    })
+}
+
+fn with_nodes<'a>(nodes: &'a NodeIndex<'a>) -> Surroundings<'a> {
+    Surroundings { nodes: Some(nodes), ..Default::default() }
+}
+
+fn with_workloads<'a>(workloads: &'a WorkloadIndex<'a>) -> Surroundings<'a> {
+    Surroundings { workloads: Some(workloads), ..Default::default() }
+}
+
+fn deployments<'a>(readable: Scope, rows: &'a [crate::watch::rows::DeploymentRow]) -> WorkloadIndex<'a> {
+    let mut index = WorkloadIndex::default();
+    index.add(WorkloadKind::Deployment, readable, rows.iter().map(|d| &d.0));
+    index
+}
+
+fn codes_around(case: &Case, around: &Surroundings<'_>) -> Vec<&'static str> {
+    diagnose_rows(&case.input(), around, &Thresholds::default()).iter().map(|f| f.code).collect()
+}
+
+#[test]
+fn a_pod_on_an_unready_node_is_named_only_for_who_may_list_nodes() {
+    // checkout-<i> runs on node-<i>; node-1's kubelet stopped reporting.
+    let case = Case::new("checkout", "checkout", 3, http());
+    let nodes = [
+        mk_node("node-0", "zone-a", "True"),
+        mk_node("node-1", "zone-b", "Unknown"),
+        mk_node("node-2", "zone-a", "True"),
+    ];
+    let index = NodeIndex::new(&nodes);
+    let findings = diagnose_rows(&case.input(), &with_nodes(&index), &Thresholds::default());
+    assert_eq!(findings.iter().map(|f| f.code).collect::<Vec<_>>(), ["pods.node-not-ready"], "{findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding.severity, Severity::Warning, "two pods on ready nodes still serve");
+    assert!(finding.title.contains("1 of 3 pods") && finding.title.contains("node-1"), "{}", finding.title);
+    let objects: Vec<&ObjectRef> = finding.evidence.iter().map(|e| &e.object).collect();
+    assert!(objects.contains(&&ObjectRef::new("Pod", NS, "checkout-1")), "{objects:?}");
+    assert!(objects.contains(&&ObjectRef::new("Node", "", "node-1")), "{objects:?}");
+    // A person who may not list nodes: not a word about nodes (the same pods, the same endpoints).
+    assert!(case.findings().is_empty(), "{:#?}", case.findings());
+    assert!(facts(&case.input(), &Surroundings::default()).nodes.is_empty());
+    // All nodes ready: nothing either.
+    let ready = [mk_node("node-0", "zone-a", "True"), mk_node("node-1", "zone-b", "True")];
+    let index = NodeIndex::new(&ready);
+    assert!(codes_around(&case, &with_nodes(&index)).is_empty());
+}
+
+#[test]
+fn local_traffic_policy_names_ready_nodes_without_a_ready_local_endpoint() {
+    // Endpoints on node-0 and node-1; node-2 is ready with none, node-3 is not ready (gets no traffic).
+    let mut case = Case::new("payments", "payments", 2, http());
+    case.svc.type_ = "NodePort".into();
+    case.svc.external_traffic_policy = Some("Local".into());
+    let nodes = [
+        mk_node("node-0", "zone-a", "True"),
+        mk_node("node-1", "zone-b", "True"),
+        mk_node("node-2", "zone-c", "True"),
+        mk_node("node-3", "zone-a", "False"),
+    ];
+    let index = NodeIndex::new(&nodes);
+    let findings = diagnose_rows(&case.input(), &with_nodes(&index), &Thresholds::default());
+    assert_eq!(findings[0].code, "traffic.external-local-no-endpoint", "{findings:#?}");
+    let named: Vec<&str> = findings[0]
+        .evidence
+        .iter()
+        .filter(|e| e.object.kind == "Node")
+        .map(|e| e.object.name.as_str())
+        .collect();
+    assert_eq!(named, ["node-2"]);
+    // Under Local every node is read; otherwise only the pods' nodes and one ready node per zone.
+    let names = |case: &Case| -> Vec<String> {
+        facts(&case.input(), &with_nodes(&index)).nodes.into_iter().map(|n| n.name).collect()
+    };
+    assert_eq!(names(&case), ["node-0", "node-1", "node-2", "node-3"]);
+    case.svc.external_traffic_policy = None;
+    assert_eq!(names(&case), ["node-0", "node-1", "node-2"], "a ready node of each zone");
+    assert!(codes_around(&case, &with_nodes(&index)).is_empty());
+    // An unready node a pod runs on is read too.
+    let mut on_3 = case.pods[1].clone();
+    on_3.node_name = Some("node-3".into());
+    case.pods[1] = on_3;
+    assert_eq!(names(&case), ["node-0", "node-1", "node-2", "node-3"]);
+    assert_eq!(codes_around(&case, &with_nodes(&index)), ["pods.node-not-ready"]);
+}
+
+#[test]
+fn a_deployment_scaled_to_zero_is_named_with_the_deployment_as_evidence() {
+    let mut case = Case::new("checkout", "checkout", 0, http());
+    case.slices = vec![mk_slice("checkout", "checkout", &[])];
+    // Without workloads, all the doctor can say is that nothing matches.
+    assert_eq!(case.codes(), ["selector.matches-nothing"]);
+    let rows = [mk_deployment("checkout", "checkout", 0), mk_deployment("other", "other", 0)];
+    let index = deployments(Scope::All, &rows);
+    let findings = diagnose_rows(&case.input(), &with_workloads(&index), &Thresholds::default());
+    assert_eq!(findings.iter().map(|f| f.code).collect::<Vec<_>>(), ["pods.scaled-to-zero"], "{findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding.severity, Severity::Critical);
+    assert_eq!(finding.title, "Workload scaled to zero: Deployment/checkout", "not the other Deployment");
+    assert_eq!(finding.evidence[0].object, ObjectRef::new("Deployment", NS, "checkout"));
+    assert_eq!(
+        (finding.evidence[0].field.as_str(), finding.evidence[0].detail.as_str()),
+        ("spec.replicas", "0")
+    );
+    // Deployments readable only elsewhere: as without them.
+    let elsewhere = deployments(Scope::Namespaces(["team-b".to_owned()].into()), &rows);
+    assert_eq!(codes_around(&case, &with_workloads(&elsewhere)), ["selector.matches-nothing"]);
+    // Scaled up again: nothing about workloads.
+    let up = [mk_deployment("checkout", "checkout", 3)];
+    let index = deployments(Scope::All, &up);
+    let f = facts(&case.input(), &with_workloads(&index));
+    assert_eq!(
+        f.workloads
+            .iter()
+            .map(|w| (w.kind.as_str(), w.name.as_str(), w.replicas_desired))
+            .collect::<Vec<_>>(),
+        [("Deployment", "checkout", 3)]
+    );
+    assert!(!codes_around(&case, &with_workloads(&index)).contains(&"pods.scaled-to-zero"));
+}
+
+#[test]
+fn a_daemon_set_no_node_wants_is_not_scaled_to_zero() {
+    use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
+    let mut case = Case::new("agent", "agent", 0, http());
+    case.slices = vec![mk_slice("agent", "agent", &[])];
+    let agent = crate::watch::rows::DaemonSetRow::from_object(&DaemonSet {
+        metadata: mk_meta(NS, "agent", &[]),
+        spec: Some(DaemonSetSpec {
+            template: k8s_openapi::api::core::v1::PodTemplateSpec {
+                metadata: Some(mk_meta(NS, "", &[("app", "agent")])),
+                spec: None,
+            },
+            ..Default::default()
+        }),
+        status: None,
+    });
+    let mut index = WorkloadIndex::default();
+    index.add(WorkloadKind::DaemonSet, Scope::All, [&agent.0]);
+    assert!(facts(&case.input(), &with_workloads(&index)).workloads.is_empty());
+    assert_eq!(codes_around(&case, &with_workloads(&index)), ["selector.matches-nothing"]);
+}
+
+#[test]
+fn owners_are_real_workloads_where_deployments_are_readable() {
+    // The pods' owner is ReplicaSet checkout-5d5d75d5b5, their pod-template-hash 5d5d75d5b5.
+    let case = Case::new("checkout", "checkout", 2, http());
+    let owner = |around: &Surroundings<'_>| facts(&case.input(), around).pods[0].owner.clone().unwrap();
+    let deployment = WorkloadRef { kind: "Deployment".into(), name: "checkout".into() };
+    let replica_set = WorkloadRef { kind: "ReplicaSet".into(), name: "checkout-5d5d75d5b5".into() };
+    // Deployments not read: the controller's naming tells.
+    assert_eq!(owner(&Surroundings::default()), deployment);
+    let real = [mk_deployment("checkout", "checkout", 2)];
+    assert_eq!(owner(&with_workloads(&deployments(Scope::All, &real))), deployment);
+    // Readable, and no such Deployment (or one that selects other pods): the ReplicaSet is the owner.
+    assert_eq!(owner(&with_workloads(&deployments(Scope::All, &[]))), replica_set);
+    let other = [mk_deployment("checkout", "other", 2)];
+    assert_eq!(owner(&with_workloads(&deployments(Scope::All, &other))), replica_set);
+    // Readable only in another namespace: the naming again.
+    let elsewhere = deployments(Scope::Namespaces(["team-b".to_owned()].into()), &[]);
+    assert_eq!(owner(&with_workloads(&elsewhere)), deployment);
 }

@@ -8,9 +8,12 @@ use fleetpane_app::model::services::{
 };
 use jiff::Timestamp;
 
-use crate::watch::rows::{
-    BackendRow, EventRow, HpaRow, HttpRouteRow, IngressRow, Labels, NetworkPolicyRow, PdbRow, PodRow,
-    PolicyRuleRow, ServiceRow,
+use crate::{
+    diagnose::from_rows::WorkloadIndex,
+    watch::rows::{
+        BackendRow, EventRow, HpaRow, HttpRouteRow, IngressRow, Labels, NetworkPolicyRow, PdbRow, PodRow,
+        PolicyRuleRow, ServiceRow, WorkloadKind, WorkloadRow,
+    },
 };
 
 /// `2h16m`, `45s`, `3d4h`: how long before `now` `then` was. A time after `now` (clock skew) is `0s`.
@@ -177,6 +180,75 @@ pub fn owner_workloads(pods: &[&PodRow]) -> Vec<WorkloadView> {
         .into_iter()
         .map(|((kind, name), pods)| WorkloadView { kind, name, replicas: None, pods, note: None })
         .collect()
+}
+
+/// Owners whose workload the cached rows cannot tell, `(kind, name)` → how many pods: for a live lookup.
+pub type UnknownOwners = BTreeMap<(String, String), u32>;
+
+/// The workloads owning `pods` (the Service's backing pods) as the cached `workloads` tell, where the person may
+/// read that kind: a ReplicaSet `<deployment>-<hash>` is shown as that Deployment when it exists and selects
+/// its pods, a StatefulSet or DaemonSet with its ready/desired replicas. Owners the rows cannot tell are
+/// returned apart, for a live lookup. Workloads whose pod template the selector matches but that own none of
+/// `pods` (scaled to zero, or failing to create pods) come last, with 0 pods: the doctor names them.
+pub fn cached_workloads(
+    svc: &ServiceRow,
+    pods: &[&PodRow],
+    workloads: &WorkloadIndex<'_>,
+) -> (Vec<WorkloadView>, UnknownOwners) {
+    let ns = svc.namespace.as_str();
+    let replicas = |w: &WorkloadRow| Some(format!("{}/{}", w.ready, w.desired));
+    let mut views = Vec::new();
+    let mut unknown = UnknownOwners::new();
+    for ((kind, name), count) in owners(pods) {
+        let owned = format!("{kind}/{name}");
+        let known = match kind.as_str() {
+            "ReplicaSet" => pods
+                .iter()
+                .find(|p| p.owner.as_deref() == Some(owned.as_str()))
+                .and_then(|p| workloads.owner(p))
+                .filter(|o| o.kind == "Deployment" && workloads.readable(WorkloadKind::Deployment, ns))
+                .and_then(|o| workloads.get(ns, WorkloadKind::Deployment, &o.name))
+                .map(|d| WorkloadView {
+                    kind: "Deployment".to_owned(),
+                    name: d.name.clone(),
+                    replicas: replicas(d),
+                    pods: count,
+                    note: Some(format!("through ReplicaSet {name}")),
+                }),
+            "StatefulSet" | "DaemonSet" => {
+                let k =
+                    if kind == "StatefulSet" { WorkloadKind::StatefulSet } else { WorkloadKind::DaemonSet };
+                workloads.readable(k, ns).then(|| WorkloadView {
+                    replicas: workloads.get(ns, k, &name).and_then(replicas),
+                    kind: kind.clone(),
+                    name: name.clone(),
+                    pods: count,
+                    note: None,
+                })
+            }
+            _ => None,
+        };
+        match known {
+            Some(view) => views.push(view),
+            None => {
+                unknown.insert((kind, name), count);
+            }
+        }
+    }
+    let owning: BTreeSet<(String, String)> =
+        pods.iter().filter_map(|p| workloads.owner(p)).map(|o| (o.kind, o.name)).collect();
+    for w in workloads.templated(ns, &svc.selector) {
+        if !owning.contains(&(w.kind.as_str().to_owned(), w.name.clone())) {
+            views.push(WorkloadView {
+                kind: w.kind.as_str().to_owned(),
+                name: w.name.clone(),
+                replicas: replicas(w),
+                pods: 0,
+                note: (w.desired == 0).then(|| "scaled to zero".to_owned()),
+            });
+        }
+    }
+    (views, unknown)
 }
 
 /// The Deployment that a ReplicaSet named by the Deployment controller (`<deployment>-<hash>`) belongs to.
@@ -631,6 +703,68 @@ mod tests {
         assert_eq!(out[0].last_seen.as_ref().map(|w| w.ago.as_str()), Some("1m"));
         let per_pod = pod_events(&pod, &all, None);
         assert_eq!(per_pod.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(), ["Unhealthy", "BackOff"]);
+    }
+
+    fn mk_workload(kind: WorkloadKind, name: &str, app: &str, desired: i32, ready: i32) -> WorkloadRow {
+        WorkloadRow {
+            kind,
+            namespace: "ns".into(),
+            name: name.into(),
+            desired,
+            ready,
+            selector: crate::watch::rows::SelectorRow {
+                match_labels: labels(&[("app", app)]),
+                ..Default::default()
+            },
+            template_labels: labels(&[("app", app)]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn workloads_come_from_the_rows_where_readable_and_the_rest_is_looked_up() {
+        use crate::access::Scope;
+        let svc = mk_service("ns", "web");
+        let mut a = mk_pod("ns", "web-1", "web", &[]);
+        a.owner = Some("ReplicaSet/web-5d5d75d5b5".into());
+        a.labels.insert("pod-template-hash".into(), "5d5d75d5b5".into());
+        let mut b = mk_pod("ns", "web-2", "web", &[]);
+        b.owner = Some("StatefulSet/web-cache".into());
+        let mut c = mk_pod("ns", "web-3", "web", &[]);
+        c.owner = Some("Job/web-migrate".into());
+        let deployments = [
+            mk_workload(WorkloadKind::Deployment, "web", "web", 3, 2),
+            // Its template matches the selector, and it has no pod: scaled to zero.
+            mk_workload(WorkloadKind::Deployment, "web-canary", "web", 0, 0),
+            mk_workload(WorkloadKind::Deployment, "api", "api", 0, 0),
+        ];
+        let mut index = WorkloadIndex::default();
+        index.add(WorkloadKind::Deployment, Scope::All, &deployments);
+        // StatefulSets are not readable here: looked up live (which says why it cannot, if it cannot).
+        index.add(WorkloadKind::StatefulSet, Scope::Namespaces(Default::default()), []);
+        let (views, unknown) = cached_workloads(&svc, &[&a, &b, &c], &index);
+        let shown: Vec<_> = views
+            .iter()
+            .map(|w| (w.kind.as_str(), w.name.as_str(), w.replicas.as_deref(), w.pods, w.note.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("Deployment", "web", Some("2/3"), 1, Some("through ReplicaSet web-5d5d75d5b5")),
+                ("Deployment", "web-canary", Some("0/0"), 0, Some("scaled to zero")),
+            ]
+        );
+        assert_eq!(
+            unknown.into_iter().collect::<Vec<_>>(),
+            [
+                (("Job".to_owned(), "web-migrate".to_owned()), 1),
+                (("StatefulSet".to_owned(), "web-cache".to_owned()), 1)
+            ]
+        );
+        // No workload rows at all: every owner is looked up, as before the caches.
+        let (views, unknown) = cached_workloads(&svc, &[&a, &b], &WorkloadIndex::default());
+        assert!(views.is_empty());
+        assert_eq!(unknown.len(), 2);
     }
 
     #[test]
