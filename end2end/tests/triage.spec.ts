@@ -40,6 +40,8 @@ test('alice sees every broken fixture with the right top finding, worst first', 
       await expect(r.locator('.top-finding')).toContainText(b.words);
     }
     await expect(row(page, cluster.name, 'team-a', 'payments')).toContainText('1/2');
+    // Its traffic, from the cluster's Prometheus (metricsgen: 2.3% 5xx).
+    await expect(row(page, cluster.name, 'team-a', 'payments')).toContainText(/req\/s · 2\.30% 5xx/);
   }
   // Worst first: no Critical row after the first Warning row.
   const severities = await page.locator('tr.triage-row .badge').allTextContents();

@@ -25,9 +25,11 @@ use kube::Api;
 use crate::{
     access::{Access, Scope},
     config::ClusterMode,
-    diagnose::from_rows::{NodeIndex, Surroundings, WorkloadIndex},
+    diagnose::from_rows::{NodeIndex, Surroundings, WorkloadIndex, traffic_facts},
     fleet::{Fleet, Impersonation},
+    metrics::{Metrics, RatesByService, service_rates},
     read::{self, Kind, Listed},
+    triage::TRAFFIC_BUDGET,
     views::service::{PageContext, ServiceInput, backing_pods, page_around, related},
     watch::{
         Caches, ClusterCaches,
@@ -370,6 +372,7 @@ pub async fn service_page(
     fleet: &Fleet,
     caches: &Caches,
     access: &Access,
+    metrics: Option<&Metrics>,
     who: &Impersonation,
     target: &Target<'_>,
     timeout: Duration,
@@ -380,7 +383,19 @@ pub async fn service_page(
     let started = tokio::time::Instant::now();
     // Nine concurrent reads make a large future: boxed, so callers' futures stay small.
     let reads = Box::pin(read_rows(fleet, caches, access, who, cluster, namespace, name));
-    let rows = tokio::time::timeout(timeout, reads).await.map_err(|_| timed_out())??;
+    // The Service's traffic for the doctor, read alongside (cached per cluster and scope, capped).
+    let rates = async {
+        match metrics {
+            Some(m) => {
+                service_rates(c, caches, access, m, who, Timestamp::now().as_second(), TRAFFIC_BUDGET).await
+            }
+            None => RatesByService::new(),
+        }
+    };
+    let (rows, rates) = tokio::join!(tokio::time::timeout(timeout, reads), rates);
+    let rows = rows.map_err(|_| timed_out())??;
+    let traffic =
+        rates.get(namespace).and_then(|by_name| by_name.get(name)).map(|r| traffic_facts(r.rate, r.errors));
     let now = Timestamp::now();
     let pods: Option<Vec<&PodRow>> = rows.pods.as_ref().map(|p| p.iter().map(|p| &**p).collect());
     let backing = backing_pods(&rows.service, pods.iter().flatten().copied());
@@ -408,8 +423,12 @@ pub async fn service_page(
     views.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
     let workloads = (!views.is_empty()).then_some(views);
     let node_index = rows.nodes.as_ref().map(|nodes| NodeIndex::new(nodes.iter().map(|n| &**n)));
-    let around =
-        Surroundings { nodes: node_index.as_ref(), workloads: Some(&workload_index), ..Default::default() };
+    let around = Surroundings {
+        nodes: node_index.as_ref(),
+        workloads: Some(&workload_index),
+        metrics: traffic,
+        ..Default::default()
+    };
     let input = ServiceInput {
         cluster,
         cluster_domain,

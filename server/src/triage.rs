@@ -29,9 +29,10 @@ use crate::{
     access::{self, Access, Scope},
     diagnose::{
         Finding, Severity, Thresholds,
-        from_rows::{NodeIndex, Surroundings, WorkloadIndex, diagnose_rows},
+        from_rows::{NodeIndex, Surroundings, WorkloadIndex, diagnose_rows, traffic_facts},
     },
     fleet::{Fleet, Impersonation},
+    metrics::{Metrics, RatesByService, service_rates},
     read,
     views::{count_endpoints, selects, service::ServiceInput},
     watch::{
@@ -94,6 +95,8 @@ pub struct ClusterRows {
     pub daemon_sets: Vec<Arc<DaemonSetRow>>,
     /// Where DaemonSets are readable.
     pub daemon_sets_readable: Scope,
+    /// Each Service's request and 5xx rates, where Prometheus answered in time (empty otherwise).
+    pub rates: RatesByService,
 }
 
 impl ClusterRows {
@@ -121,6 +124,7 @@ impl ClusterRows {
             stateful_sets_readable: Scope::Namespaces(BTreeSet::new()),
             daemon_sets: Vec::new(),
             daemon_sets_readable: Scope::Namespaces(BTreeSet::new()),
+            rates: RatesByService::new(),
         }
     }
 }
@@ -243,7 +247,10 @@ fn since(finding: &Finding, svc: &ServiceRow, pods: &[&PodRow]) -> Option<Timest
 }
 
 /// One cluster's Services with findings (after the filters), and how many Services were looked at.
-fn rank_cluster(c: &ClusterRows, request: &TriageRequest, thresholds: &Thresholds) -> (Vec<TriageRow>, u32) {
+/// A ranked row and its requests per second (the blast radius after endpoints lost).
+type Ranked = (TriageRow, f64);
+
+fn rank_cluster(c: &ClusterRows, request: &TriageRequest, thresholds: &Thresholds) -> (Vec<Ranked>, u32) {
     let index = Index::new(c);
     let namespaces: Vec<&NamespaceRow> =
         if c.namespaces_complete { c.namespaces.iter().map(|n| &**n).collect() } else { Vec::new() };
@@ -283,6 +290,7 @@ fn rank_cluster(c: &ClusterRows, request: &TriageRequest, thresholds: &Threshold
         let slices: Vec<&EndpointSliceRow> =
             index.slices_by_service.get(&(ns, svc.name.as_str())).cloned().unwrap_or_default();
         let pods_readable = c.pods_readable.contains(ns);
+        let rate = c.rates.get(ns).and_then(|by_name| by_name.get(&svc.name));
         let input = ServiceInput {
             cluster: &c.name,
             cluster_domain: "cluster.local",
@@ -304,24 +312,29 @@ fn rank_cluster(c: &ClusterRows, request: &TriageRequest, thresholds: &Threshold
             foreign_pods: foreign.into_iter().filter(|p| c.pods_readable.contains(&p.namespace)).collect(),
             nodes: index.nodes.as_ref(),
             workloads: Some(&index.workloads),
+            metrics: rate.map(|r| traffic_facts(r.rate, r.errors)),
         };
         let findings = diagnose_rows(&input, &around, thresholds);
         let Some(top) = findings.first() else { continue };
         let counts = count_endpoints(&slices);
-        rows.push(TriageRow {
-            cluster: c.name.clone(),
-            namespace: svc.namespace.clone(),
-            name: svc.name.clone(),
-            href: service_href(&c.name, &svc.namespace, &svc.name),
-            team: team.map(str::to_owned),
-            severity: wire(top.severity),
-            code: top.code.to_owned(),
-            title: top.title.clone(),
-            others: u32::try_from(findings.len() - 1).unwrap_or(u32::MAX),
-            not_ready: counts.total - counts.ready,
-            endpoints: counts.total,
-            since: since(top, svc, &pods).map(|t| t.to_string()),
-        });
+        rows.push((
+            TriageRow {
+                cluster: c.name.clone(),
+                namespace: svc.namespace.clone(),
+                name: svc.name.clone(),
+                href: service_href(&c.name, &svc.namespace, &svc.name),
+                team: team.map(str::to_owned),
+                severity: wire(top.severity),
+                code: top.code.to_owned(),
+                title: top.title.clone(),
+                others: u32::try_from(findings.len() - 1).unwrap_or(u32::MAX),
+                not_ready: counts.total - counts.ready,
+                endpoints: counts.total,
+                since: since(top, svc, &pods).map(|t| t.to_string()),
+                traffic: rate.map(|r| traffic_words(r.rate, r.errors)),
+            },
+            rate.map_or(0.0, |r| r.rate),
+        ));
     }
     (rows, checked)
 }
@@ -333,23 +346,27 @@ fn rank_cluster(c: &ClusterRows, request: &TriageRequest, thresholds: &Threshold
 pub fn rank(clusters: &[ClusterRows], request: &TriageRequest, thresholds: &Thresholds) -> TriagePage {
     let wanted: Vec<&ClusterRows> =
         clusters.iter().filter(|c| request.cluster.is_empty() || c.name == request.cluster).collect();
-    let results: Vec<(Vec<TriageRow>, u32)> = std::thread::scope(|scope| {
+    let results: Vec<(Vec<Ranked>, u32)> = std::thread::scope(|scope| {
         let handles: Vec<_> =
             wanted.iter().map(|c| scope.spawn(move || rank_cluster(c, request, thresholds))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
     let mut page =
         TriagePage { clusters: clusters.iter().map(|c| c.name.clone()).collect(), ..Default::default() };
+    let mut ranked: Vec<Ranked> = Vec::new();
     for (rows, checked) in results {
-        page.rows.extend(rows);
+        ranked.extend(rows);
         page.checked += checked;
     }
-    page.rows.sort_by(|a, b| {
+    // Worst first, then the blast radius: endpoints lost, then traffic (requests per second).
+    ranked.sort_by(|(a, a_rate), (b, b_rate)| {
         b.severity
             .cmp(&a.severity)
             .then(b.not_ready.cmp(&a.not_ready))
+            .then(b_rate.total_cmp(a_rate))
             .then_with(|| (&a.cluster, &a.namespace, &a.name).cmp(&(&b.cluster, &b.namespace, &b.name)))
     });
+    page.rows = ranked.into_iter().map(|(row, _)| row).collect();
     let mut namespaces = BTreeSet::new();
     let mut teams = BTreeSet::new();
     for c in &wanted {
@@ -361,6 +378,19 @@ pub fn rank(clusters: &[ClusterRows], request: &TriageRequest, thresholds: &Thre
     page.paginate(request);
     page
 }
+
+/// A Service's traffic in words for the triage row, e.g. `120 req/s · 0.10% 5xx`.
+fn traffic_words(rate: f64, errors: f64) -> String {
+    let share = if rate > 0.0 { errors / rate * 100.0 } else { 0.0 };
+    if rate >= 10.0 {
+        format!("{rate:.0} req/s · {share:.2}% 5xx")
+    } else {
+        format!("{rate:.2} req/s · {share:.2}% 5xx")
+    }
+}
+
+/// How long the traffic rates may take (Prometheus answers from its cache within it, or is left out).
+pub const TRAFFIC_BUDGET: Duration = Duration::from_millis(500);
 
 /// How long a cluster's nodes and workloads may take (they may be read live, as the person, where Fleetpane may
 /// not watch them): past it they are left out, and nothing is said about them, rather than about the cluster.
@@ -466,6 +496,7 @@ async fn read_cluster(
         stateful_sets_readable,
         daemon_sets: daemon_sets.unwrap_or_default(),
         daemon_sets_readable,
+        rates: RatesByService::new(),
     })
 }
 
@@ -499,11 +530,13 @@ pub async fn triage(
     fleet: &Fleet,
     caches: &Caches,
     access: &Access,
+    metrics: Option<&Metrics>,
     who: &Impersonation,
     request: &TriageRequest,
     timeout: Duration,
 ) -> TriagePage {
     let started = Instant::now();
+    let now = Timestamp::now().as_second();
     let names: Vec<&str> = fleet
         .clusters()
         .iter()
@@ -511,9 +544,19 @@ pub async fn triage(
         .filter(|n| request.cluster.is_empty() || *n == request.cluster)
         .collect();
     let reads = names.iter().map(|cluster| async move {
-        match tokio::time::timeout(timeout, Box::pin(read_cluster(fleet, caches, access, who, cluster))).await
-        {
-            Ok(Ok(rows)) => Ok(rows),
+        let rates = async {
+            match (metrics, fleet.get(cluster)) {
+                (Some(m), Some(c)) => service_rates(c, caches, access, m, who, now, TRAFFIC_BUDGET).await,
+                _ => RatesByService::new(),
+            }
+        };
+        let rows = tokio::time::timeout(timeout, Box::pin(read_cluster(fleet, caches, access, who, cluster)));
+        let (rows, rates) = tokio::join!(rows, rates);
+        match rows {
+            Ok(Ok(mut rows)) => {
+                rows.rates = rates;
+                Ok(rows)
+            }
             Ok(Err(e)) => {
                 tracing::warn!(cluster, error = %e, "cluster not readable for triage");
                 Err((*cluster).to_owned())

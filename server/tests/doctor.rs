@@ -62,7 +62,7 @@ async fn started() -> (Fleet, Caches, Access) {
 }
 
 async fn triage_as(fleet: &Fleet, caches: &Caches, access: &Access, who: &Impersonation) -> TriagePage {
-    triage::triage(fleet, caches, access, who, &TriageRequest::default(), Duration::from_secs(10)).await
+    triage::triage(fleet, caches, access, None, who, &TriageRequest::default(), Duration::from_secs(10)).await
 }
 
 #[tokio::test]
@@ -107,6 +107,7 @@ async fn triage_puts_the_right_finding_first_for_every_broken_fixture() {
         &fleet,
         &caches,
         &access,
+        None,
         &alice(),
         &TriageRequest { cluster: "prod-eu".into(), team: "team-b".into(), ..Default::default() },
         Duration::from_secs(10),
@@ -262,7 +263,8 @@ async fn workloads_and_nodes_reach_the_doctor_as_the_person_may_read_them() {
         let mut row = None;
         for _ in 0..50 {
             let page =
-                triage::triage(&fleet, &caches, &access, &alice, &request, Duration::from_secs(10)).await;
+                triage::triage(&fleet, &caches, &access, None, &alice, &request, Duration::from_secs(10))
+                    .await;
             row = page.rows.into_iter().find(|r| r.name == "parked");
             if row.as_ref().is_some_and(|r| r.code == "pods.scaled-to-zero") {
                 break;
@@ -278,8 +280,9 @@ async fn workloads_and_nodes_reach_the_doctor_as_the_person_may_read_them() {
         assert!(row.title.contains("Deployment/parked"), "{row:#?}");
 
         let target = Target { cluster: c, cluster_domain: "cluster.local", namespace: &ns, name: "parked" };
-        let detail =
-            service_page(&fleet, &caches, &access, &alice, &target, Duration::from_secs(10)).await.unwrap();
+        let detail = service_page(&fleet, &caches, &access, None, &alice, &target, Duration::from_secs(10))
+            .await
+            .unwrap();
         let first = &detail.findings[0];
         assert_eq!((first.code.as_str(), first.severity), ("pods.scaled-to-zero", Severity::Critical));
         assert_eq!(first.evidence[0].object.href.as_deref(), Some("#workload-parked"), "{first:#?}");

@@ -496,24 +496,46 @@ async fn namespace_reads_and_the_service_page_answer_forbidden_in_place() {
             name,
         };
         let timeout = service_page::CLUSTER_TIMEOUT;
-        let page =
-            service_page::service_page(fleet, caches, access, &bob, &target("team-a", "checkout"), timeout)
-                .await
-                .unwrap();
+        let page = service_page::service_page(
+            fleet,
+            caches,
+            access,
+            None,
+            &bob,
+            &target("team-a", "checkout"),
+            timeout,
+        )
+        .await
+        .unwrap();
         assert!(page.pods_readable && !page.pods.is_empty(), "{mode:?}");
         assert!(page.related.hpas.as_ref().is_some_and(|h| !h.is_empty()), "{mode:?}: {:?}", page.related);
         assert!(page.related.workloads.iter().any(|w| w.kind == "Deployment" && w.name == "checkout"));
-        let forbidden =
-            service_page::service_page(fleet, caches, access, &bob, &target("team-b", "inventory"), timeout)
-                .await;
+        let forbidden = service_page::service_page(
+            fleet,
+            caches,
+            access,
+            None,
+            &bob,
+            &target("team-b", "inventory"),
+            timeout,
+        )
+        .await;
         assert!(matches!(forbidden, Err(service_page::Error::Forbidden { .. })), "{mode:?}: {forbidden:?}");
         let missing =
-            service_page::service_page(fleet, caches, access, &bob, &target("team-a", "nope"), timeout).await;
+            service_page::service_page(fleet, caches, access, None, &bob, &target("team-a", "nope"), timeout)
+                .await;
         assert!(matches!(missing, Err(service_page::Error::NotFound { .. })), "{mode:?}: {missing:?}");
-        let dave_page =
-            service_page::service_page(fleet, caches, access, &dave, &target("team-a", "checkout"), timeout)
-                .await
-                .unwrap();
+        let dave_page = service_page::service_page(
+            fleet,
+            caches,
+            access,
+            None,
+            &dave,
+            &target("team-a", "checkout"),
+            timeout,
+        )
+        .await
+        .unwrap();
         assert!(!dave_page.pods_readable && dave_page.endpoints_readable, "{mode:?}");
         assert_eq!(dave_page.events, None, "{mode:?}: dave may not list events");
     }

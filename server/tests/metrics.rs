@@ -20,7 +20,7 @@ use fleetpane_server::{
         config::{Auth, Endpoint, PresetChoice, Settings},
         fleet_rates, service_metrics,
     },
-    observability,
+    observability, triage,
     watch::Caches,
 };
 
@@ -256,6 +256,46 @@ async fn fleet_rates_send_exactly_one_query_per_cluster() {
             format!("fleetpane_prometheus_queries_total{{cluster=\"{}\"}} {}", c.name, env.sent(&c.name));
         assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
     }
+}
+
+/// The doctor reads the same rates: the triage view ranks and shows payments (broken, 2.3% 5xx) with its
+/// traffic, and only where the person may read it.
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn the_triage_view_carries_each_broken_services_traffic() {
+    let config = config();
+    let env = env_of(&config.clusters).await;
+    wait_for_traffic(&config.clusters).await;
+    let request = fleetpane_app::model::doctor::TriageRequest::default();
+    let page = triage::triage(
+        &env.fleet,
+        &env.caches,
+        &env.access,
+        Some(&env.metrics),
+        &alice(),
+        &request,
+        Duration::from_secs(10),
+    )
+    .await;
+    let payments: Vec<_> =
+        page.rows.iter().filter(|r| r.namespace == "team-a" && r.name == "payments").collect();
+    assert_eq!(payments.len(), config.clusters.len(), "{page:#?}");
+    for row in payments {
+        let traffic = row.traffic.as_deref().unwrap_or_else(|| panic!("no traffic on {row:#?}"));
+        assert!(traffic.ends_with("2.30% 5xx"), "{}: {traffic}", row.cluster);
+    }
+    // Without Prometheus the rows are the same, without traffic.
+    let plain = triage::triage(
+        &env.fleet,
+        &env.caches,
+        &env.access,
+        None,
+        &alice(),
+        &request,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(plain.rows.iter().all(|r| r.traffic.is_none()));
 }
 
 #[tokio::test]

@@ -161,6 +161,8 @@ pub struct TriageRow {
     pub endpoints: u32,
     /// Since when, RFC 3339, where an event or condition tells.
     pub since: Option<String>,
+    /// Its traffic in words (`120 req/s · 0.10% 5xx`), where Prometheus answered.
+    pub traffic: Option<String>,
 }
 
 /// The triage view's data: one page of the ranked rows, with totals over all pages.
@@ -269,6 +271,7 @@ mod tests {
             not_ready: 0,
             endpoints: 0,
             since: None,
+            traffic: None,
         }
     }
 

@@ -75,6 +75,7 @@ fn row(r: TriageRow) -> impl IntoView {
     let others = if r.others == 0 { String::new() } else { format!("+{} more", r.others) };
     let lost = if r.endpoints == 0 { "-".to_owned() } else { format!("{}/{}", r.not_ready, r.endpoints) };
     let since = r.since.clone().unwrap_or_else(|| "-".to_owned());
+    let traffic = r.traffic.clone().unwrap_or_else(|| "-".to_owned());
     view! {
         <tr class=format!("triage-row sev-{}", r.severity.as_str()) data-code=r.code>
             <td>{severity_badge(r.severity)}</td>
@@ -84,6 +85,7 @@ fn row(r: TriageRow) -> impl IntoView {
             <td class="top-finding">{r.title.clone()}</td>
             <td class="num">{others}</td>
             <td class="num" title="endpoints not ready / all">{lost}</td>
+            <td class="num mono">{traffic}</td>
             <td class="mono">{since}</td>
         </tr>
     }
@@ -143,6 +145,7 @@ fn table(page: Page, request: TriageRequest) -> impl IntoView {
                             <th scope="col">"Top finding"</th>
                             <th scope="col">"Others"</th>
                             <th scope="col">"Not ready"</th>
+                            <th scope="col" title="requests per second and 5xx share, over 5 minutes">"Traffic"</th>
                             <th scope="col">"Since"</th>
                         </tr>
                     </thead>

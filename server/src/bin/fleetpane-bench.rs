@@ -773,6 +773,7 @@ async fn run(args: &Args) -> Result<()> {
         &state.fleet,
         &state.caches,
         &state.access,
+        Some(&state.metrics),
         &broad,
         &TriageRequest::default(),
         triage::CLUSTER_TIMEOUT,

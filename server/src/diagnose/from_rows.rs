@@ -20,10 +20,11 @@ use super::{
     Finding, Thresholds, diagnose,
     facts::{
         BackendFacts, ConditionFacts, ContainerFacts, ContainerPortFacts, EndpointFacts, EndpointSliceFacts,
-        EventFacts, EventType, Facts, HpaFacts, IngressRuleFacts, LabelSelector, Labels, NamespaceFacts,
-        NetworkPolicyFacts, NodeFacts, PdbFacts, PeerFacts, PodFacts, PodPhase, PolicyPortFacts, PolicyType,
-        PortRef, Protocol, RouteFacts, RouteKind, SelectorOperator, SelectorRequirement, ServiceFacts,
-        ServicePortFacts, ServiceType, TrafficPolicy, WorkloadFacts, WorkloadRef,
+        EventFacts, EventType, Facts, HpaFacts, IngressRuleFacts, LabelSelector, Labels, MetricsFacts,
+        NamespaceFacts, NetworkPolicyFacts, NodeFacts, PdbFacts, PeerFacts, PodFacts, PodPhase,
+        PolicyPortFacts, PolicyType, PortRef, Protocol, RouteFacts, RouteKind, SelectorOperator,
+        SelectorRequirement, ServiceFacts, ServicePortFacts, ServiceType, TrafficPolicy, WorkloadFacts,
+        WorkloadRef,
     },
     rules::selector::within_edit_distance,
 };
@@ -50,6 +51,19 @@ pub struct Surroundings<'a> {
     pub nodes: Option<&'a NodeIndex<'a>>,
     /// The workloads the person may read; `None` when none were read.
     pub workloads: Option<&'a WorkloadIndex<'a>>,
+    /// The Service's traffic, when Prometheus answered ([`traffic_facts`]).
+    pub metrics: Option<MetricsFacts>,
+}
+
+/// The doctor's traffic facts from a Service's request and 5xx rates (per second): the error share only when
+/// there are requests. p99 latency and callers are not known from these rates.
+pub fn traffic_facts(rate: f64, errors: f64) -> MetricsFacts {
+    MetricsFacts {
+        request_rate: Some(rate),
+        error_rate: (rate > 0.0).then(|| (errors / rate).clamp(0.0, 1.0)),
+        p99_latency_ms: None,
+        callers: Vec::new(),
+    }
 }
 
 /// A cluster's nodes, indexed once (per triage request or Service page) so that each Service's facts cost only
@@ -332,7 +346,7 @@ fn facts_within(input: &ServiceInput<'_>, around: &Surroundings<'_>, typo_distan
                 expected_pods: p.expected_pods,
             })
             .collect(),
-        metrics: None,
+        metrics: around.metrics.clone(),
         ingress_controller: None,
         service,
     }

@@ -24,7 +24,7 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 
 pub use self::{
     client::Prometheus,
-    panels::{fleet_rates, service_metrics},
+    panels::{RatesByService, fleet_rates, service_metrics, service_rates},
 };
 use crate::config::ClusterConfig;
 

@@ -369,6 +369,41 @@ pub async fn fleet_rates(
     out
 }
 
+/// Each Service's request and 5xx rates in `cluster` as `who` may see them, for the doctor and the triage
+/// view's blast radius: the fleet query's (cached) answer, or nothing when Prometheus is not configured, fails,
+/// or takes longer than `budget` (the doctor then says nothing about traffic).
+pub async fn service_rates(
+    c: &Cluster,
+    caches: &Caches,
+    access: &Access,
+    metrics: &Metrics,
+    who: &Impersonation,
+    now: i64,
+    budget: std::time::Duration,
+) -> RatesByService {
+    match tokio::time::timeout(budget, cluster_rates(c, caches, access, metrics, who, now)).await {
+        Ok(Ok(rates)) => {
+            let mut by: RatesByService = RatesByService::new();
+            for r in rates {
+                by.entry(r.namespace.clone()).or_default().insert(r.name.clone(), r);
+            }
+            by
+        }
+        Ok(Err(why)) => {
+            let why = why.map(|(_, d)| d.message);
+            tracing::debug!(cluster = c.name(), ?why, "no traffic for the doctor");
+            RatesByService::new()
+        }
+        Err(_) => {
+            tracing::debug!(cluster = c.name(), ?budget, "traffic too slow for the doctor");
+            RatesByService::new()
+        }
+    }
+}
+
+/// Services' rates by namespace, then name.
+pub type RatesByService = std::collections::HashMap<String, std::collections::HashMap<String, ServiceRate>>;
+
 type ClusterRates = Result<Vec<ServiceRate>, Option<(String, fleetpane_app::model::metrics::Doctor)>>;
 
 async fn cluster_rates(
@@ -427,6 +462,7 @@ pub fn rates_from(
     scope: &Scope,
 ) -> Vec<ServiceRate> {
     let mut out: Vec<ServiceRate> = Vec::new();
+    let mut at: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
     for s in answer {
         let (Some(ns), Some(svc), Some((_, value))) =
             (s.labels.get(&fq.namespace_label), s.labels.get(&fq.service_label), s.points.last())
@@ -437,20 +473,17 @@ pub fn rates_from(
             continue;
         }
         let errors = s.labels.get(PART_LABEL).is_some_and(|p| p == "errors");
-        let row = match out.iter_mut().find(|r| &r.namespace == ns && &r.name == svc) {
-            Some(row) => row,
-            None => {
-                out.push(ServiceRate {
-                    cluster: cluster.to_owned(),
-                    namespace: ns.clone(),
-                    name: svc.clone(),
-                    rate: 0.0,
-                    errors: 0.0,
-                });
-                let last = out.len() - 1;
-                &mut out[last]
-            }
-        };
+        let index = *at.entry((ns.as_str(), svc.as_str())).or_insert_with(|| {
+            out.push(ServiceRate {
+                cluster: cluster.to_owned(),
+                namespace: ns.clone(),
+                name: svc.clone(),
+                rate: 0.0,
+                errors: 0.0,
+            });
+            out.len() - 1
+        });
+        let Some(row) = out.get_mut(index) else { continue };
         if errors {
             row.errors += value;
         } else {

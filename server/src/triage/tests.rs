@@ -283,3 +283,46 @@ fn rank_on_a_scaled_fleet() {
     assert_eq!(page.total, 6_000, "every Service is broken or has an unready pod");
     assert_eq!(page.rows.len(), TriageRequest::DEFAULT_LIMIT);
 }
+
+fn rate(ns: &str, name: &str, rate: f64, errors: f64) -> fleetpane_app::model::metrics::ServiceRate {
+    fleetpane_app::model::metrics::ServiceRate {
+        cluster: "a".into(),
+        namespace: ns.into(),
+        name: name.into(),
+        rate,
+        errors,
+    }
+}
+
+#[test]
+fn traffic_reaches_the_doctor_and_ranks_equal_findings() {
+    let mut c = ClusterRows::new("a");
+    c.pods_readable = Scope::All;
+    c.slices_readable = Scope::All;
+    // Two Services whose selectors match nothing (the same finding, no endpoints lost), and a healthy one
+    // that fails 10% of its requests.
+    c.services.push(svc("shop", "quiet", "gone-1"));
+    c.services.push(svc("shop", "busy", "gone-2"));
+    c.services.push(svc("shop", "erring", "erring"));
+    c.pods.push(pod("shop", "erring-1", "erring", true));
+    c.slices.push(slice("shop", "erring", &[("erring-1", true)]));
+    for r in
+        [rate("shop", "quiet", 0.5, 0.0), rate("shop", "busy", 300.0, 3.0), rate("shop", "erring", 50.0, 5.0)]
+    {
+        c.rates.entry(r.namespace.clone()).or_default().insert(r.name.clone(), r);
+    }
+    let page = rank(&[c.clone()], &TriageRequest::default(), &Thresholds::default());
+    let order: Vec<&str> = page.rows.iter().map(|r| r.name.as_str()).collect();
+    let at = |name: &str| order.iter().position(|n| *n == name).unwrap();
+    assert!(at("busy") < at("quiet"), "more traffic first among equals: {order:?}");
+    let busy = &page.rows[at("busy")];
+    assert_eq!(busy.traffic.as_deref(), Some("300 req/s · 1.00% 5xx"));
+    assert_eq!(page.rows[at("quiet")].traffic.as_deref(), Some("0.50 req/s · 0.00% 5xx"));
+    let erring = &page.rows[at("erring")];
+    assert_eq!(erring.code, "risk.error-rate", "{erring:#?}");
+
+    // No rates: no traffic, and no error-rate finding.
+    c.rates.clear();
+    let page = rank(&[c], &TriageRequest::default(), &Thresholds::default());
+    assert!(page.rows.iter().all(|r| r.traffic.is_none() && r.code != "risk.error-rate"), "{page:#?}");
+}
