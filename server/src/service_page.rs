@@ -13,6 +13,9 @@
 //!   └─► backing pods' owners ─► the workload rows (related::cached_workloads); the rest: GET ReplicaSet →
 //!       Deployment, StatefulSet, DaemonSet as `who` (forbidden: said so)
 //!   └─► views::service::page_around (the doctor with NodeIndex + WorkloadIndex) ─► ServiceDetail (+ freshness)
+//! doctor_metrics, alongside the reads (Prometheus within triage::TRAFFIC_BUDGET, scoped as the person):
+//!   rates (the rate column's cached answer) + p99 and callers (metrics::facts) ─► callers' workloads read as
+//!   `who` in their namespaces (unreadable: left out) ─► Surroundings::metrics
 //! ```
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
@@ -25,9 +28,16 @@ use kube::Api;
 use crate::{
     access::{Access, Scope},
     config::ClusterMode,
-    diagnose::from_rows::{NodeIndex, Surroundings, WorkloadIndex, traffic_facts},
+    diagnose::{
+        facts::{CallerFacts, MetricsFacts},
+        from_rows::{NodeIndex, Surroundings, WorkloadIndex, caller_facts, metrics_facts},
+    },
     fleet::{Fleet, Impersonation},
-    metrics::{Metrics, RatesByService, service_rates},
+    metrics::{
+        Metrics,
+        facts::{Caller, service_facts},
+        service_rates,
+    },
     read::{self, Kind, Listed},
     triage::TRAFFIC_BUDGET,
     views::service::{PageContext, ServiceInput, backing_pods, page_around, related},
@@ -350,6 +360,80 @@ pub fn freshness(caches: Option<&ClusterCaches>, mode: ClusterMode, now: Timesta
     if states.iter().any(|(_, s)| *s == SyncState::Syncing) { Freshness::Syncing } else { Freshness::Live }
 }
 
+/// The doctor's traffic facts for the Service page, from Prometheus within [`TRAFFIC_BUDGET`] (what answers
+/// later is left out): the request and 5xx rates (the rate column's cached answer), the p99 latency and the
+/// callers ([`service_facts`]: the same namespace scoping for `who`). Each caller gets its pods' labels from the
+/// workload of its name that `who` may read in its namespace (within [`AROUND_TIMEOUT`] in all); the others
+/// are left out. `None` when nothing is known (no Prometheus answer in time, or `who` may not read it).
+#[allow(clippy::too_many_arguments)]
+pub async fn doctor_metrics(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    metrics: &Metrics,
+    who: &Impersonation,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<MetricsFacts> {
+    let c = fleet.get(cluster)?;
+    let started = tokio::time::Instant::now();
+    let now = Timestamp::now().as_second();
+    let facts = async {
+        tokio::time::timeout(TRAFFIC_BUDGET, service_facts(c, access, metrics, who, namespace, name, now))
+            .await
+            .unwrap_or_else(|_| {
+                tracing::debug!(cluster, ?TRAFFIC_BUDGET, "p99 and callers too slow for the doctor");
+                Default::default()
+            })
+    };
+    let (rates, facts) =
+        tokio::join!(service_rates(c, caches, access, metrics, who, now, TRAFFIC_BUDGET), facts);
+    let rates = rates.get(namespace).and_then(|by_name| by_name.get(name)).map(|r| (r.rate, r.errors));
+    let callers = if facts.callers.is_empty() {
+        Vec::new()
+    } else {
+        let left = AROUND_TIMEOUT.saturating_sub(started.elapsed());
+        tokio::time::timeout(left, caller_workloads(fleet, caches, access, who, cluster, &facts.callers))
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!(cluster, ?AROUND_TIMEOUT, "callers' workloads too slow for the doctor");
+                Vec::new()
+            })
+    };
+    metrics_facts(rates, facts.p99_ms, callers)
+}
+
+/// `callers` with their pods' labels, from the Deployments, StatefulSets and DaemonSets `who` may list in
+/// each caller's namespace (read as everywhere else, [`read::list_in`]); callers whose workload `who` may not
+/// read are left out.
+async fn caller_workloads(
+    fleet: &Fleet,
+    caches: &Caches,
+    access: &Access,
+    who: &Impersonation,
+    cluster: &str,
+    callers: &[Caller],
+) -> Vec<CallerFacts> {
+    let namespaces: std::collections::BTreeSet<&str> = callers.iter().map(|c| c.namespace.as_str()).collect();
+    let read = futures::future::join_all(namespaces.into_iter().map(|ns| async move {
+        let (deployments, stateful_sets, daemon_sets) = tokio::join!(
+            rows_in::<DeploymentRow>(fleet, caches, access, who, cluster, ns),
+            rows_in::<StatefulSetRow>(fleet, caches, access, who, cluster, ns),
+            rows_in::<DaemonSetRow>(fleet, caches, access, who, cluster, ns),
+        );
+        (ns, deployments, stateful_sets, daemon_sets)
+    }))
+    .await;
+    let mut index = WorkloadIndex::default();
+    for (ns, deployments, stateful_sets, daemon_sets) in &read {
+        add_workloads(&mut index, WorkloadKind::Deployment, ns, deployments);
+        add_workloads(&mut index, WorkloadKind::StatefulSet, ns, stateful_sets);
+        add_workloads(&mut index, WorkloadKind::DaemonSet, ns, daemon_sets);
+    }
+    caller_facts(callers.iter().map(|c| (c.namespace.as_str(), c.workload.as_str())), &index)
+}
+
 /// Borrows the rows of an `Option<Vec<Arc<R>>>`.
 fn refs<R>(rows: &Option<Vec<Arc<R>>>) -> Option<Vec<&R>> {
     rows.as_ref().map(|v| v.iter().map(|r| &**r).collect())
@@ -383,19 +467,17 @@ pub async fn service_page(
     let started = tokio::time::Instant::now();
     // Nine concurrent reads make a large future: boxed, so callers' futures stay small.
     let reads = Box::pin(read_rows(fleet, caches, access, who, cluster, namespace, name));
-    // The Service's traffic for the doctor, read alongside (cached per cluster and scope, capped).
-    let rates = async {
+    // The Service's traffic for the doctor, read alongside (cached, capped).
+    let traffic = async {
         match metrics {
             Some(m) => {
-                service_rates(c, caches, access, m, who, Timestamp::now().as_second(), TRAFFIC_BUDGET).await
+                Box::pin(doctor_metrics(fleet, caches, access, m, who, cluster, namespace, name)).await
             }
-            None => RatesByService::new(),
+            None => None,
         }
     };
-    let (rows, rates) = tokio::join!(tokio::time::timeout(timeout, reads), rates);
+    let (rows, traffic) = tokio::join!(tokio::time::timeout(timeout, reads), traffic);
     let rows = rows.map_err(|_| timed_out())??;
-    let traffic =
-        rates.get(namespace).and_then(|by_name| by_name.get(name)).map(|r| traffic_facts(r.rate, r.errors));
     let now = Timestamp::now();
     let pods: Option<Vec<&PodRow>> = rows.pods.as_ref().map(|p| p.iter().map(|p| &**p).collect());
     let backing = backing_pods(&rows.service, pods.iter().flatten().copied());

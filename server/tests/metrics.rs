@@ -20,7 +20,7 @@ use fleetpane_server::{
         config::{Auth, Endpoint, PresetChoice, Settings},
         fleet_rates, service_metrics,
     },
-    observability, triage,
+    observability, service_page, triage,
     watch::Caches,
 };
 
@@ -366,6 +366,111 @@ async fn bob_never_gets_team_b_metrics() {
     )
     .await;
     assert!(alice.of("team-b", "inventory").is_some(), "alice (sre) does see team-b: the test can fail");
+}
+
+/// The Service page's doctor reads p99 latency and callers from the same Prometheus, scoped for the person:
+/// checkout's p99 (metricsgen: 180 ms, between the 100 and 250 ms buckets) and payments' (600 ms), and the page
+/// is diagnosed with them; bob, who may not read team-b, gets nothing about inventory.
+#[tokio::test]
+#[ignore = "needs the local fleet: run via ./dev test"]
+async fn the_service_page_doctor_reads_p99_and_callers() {
+    let config = config();
+    let env = env_of(&config.clusters).await;
+    wait_for_traffic(&config.clusters).await;
+    let cluster = config.clusters.iter().find(|c| c.name == "prod-eu").expect("prod-eu is in the fleet");
+    let doctor = |who: Impersonation, ns: &'static str, name: &'static str| {
+        let env = &env;
+        async move {
+            service_page::doctor_metrics(
+                &env.fleet,
+                &env.caches,
+                &env.access,
+                &env.metrics,
+                &who,
+                "prod-eu",
+                ns,
+                name,
+            )
+            .await
+        }
+    };
+    let checkout = doctor(alice(), "team-a", "checkout").await.expect("checkout's traffic facts");
+    let p99 = checkout.p99_latency_ms.expect("checkout's p99");
+    assert!(p99 > 100.0 && p99 <= 250.0, "metricsgen's p99 of checkout is 180 ms, in (100, 250]: {p99}");
+    assert!(checkout.request_rate.is_some_and(|r| r > 0.0), "{checkout:?}");
+    // Istio names a caller by source_workload and source_workload_namespace: checkout's one caller is
+    // frontend, whose Deployment alice may read (its pod labels come from the workload cache).
+    let callers: Vec<(&str, &str)> =
+        checkout.callers.iter().map(|c| (c.description.as_str(), c.namespace.as_str())).collect();
+    assert_eq!(callers, [("deploy/frontend", "team-a")], "{checkout:?}");
+    assert_eq!(checkout.callers[0].labels.get("app").map(String::as_str), Some("frontend"));
+    // frontend's caller, istio-ingressgateway in istio-system, is no workload anyone may read: left out.
+    let frontend = doctor(alice(), "team-a", "frontend").await.expect("frontend's traffic facts");
+    assert!(frontend.callers.is_empty(), "{frontend:?}");
+
+    let payments = doctor(alice(), "team-a", "payments").await.expect("payments' traffic facts");
+    let p99 = payments.p99_latency_ms.expect("payments' p99");
+    assert!(p99 > 500.0 && p99 <= 1000.0, "metricsgen's p99 of payments is 600 ms, in (500, 1000]: {p99}");
+    assert!((payments.error_rate.unwrap() - 0.023).abs() < 1e-3, "{payments:?}");
+
+    // The page itself, with the metrics: produced, and diagnosed as without them (payments' p99 and 5xx share
+    // are under the thresholds; one pod fails readiness).
+    let target = service_page::Target {
+        cluster: "prod-eu",
+        cluster_domain: &cluster.cluster_domain,
+        namespace: "team-a",
+        name: "payments",
+    };
+    let started = Instant::now();
+    let page = service_page::service_page(
+        &env.fleet,
+        &env.caches,
+        &env.access,
+        Some(&env.metrics),
+        &alice(),
+        &target,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    let codes: Vec<&str> = page.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.contains(&"pods.readiness-failing"), "{codes:?}");
+    assert!(!codes.contains(&"risk.latency") && !codes.contains(&"risk.error-rate"), "{codes:?}");
+
+    // With traffic, latency and callers, the healthy fixtures still have nothing at warning or above.
+    for c in &config.clusters {
+        for (ns, name) in [("team-a", "checkout"), ("team-b", "inventory"), ("platform", "cache")] {
+            let target = service_page::Target {
+                cluster: &c.name,
+                cluster_domain: &c.cluster_domain,
+                namespace: ns,
+                name,
+            };
+            let page = service_page::service_page(
+                &env.fleet,
+                &env.caches,
+                &env.access,
+                Some(&env.metrics),
+                &alice(),
+                &target,
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+            let serious: Vec<_> = page
+                .findings
+                .iter()
+                .filter(|f| f.severity >= fleetpane_app::model::doctor::Severity::Warning)
+                .collect();
+            assert!(serious.is_empty(), "{}: healthy {ns}/{name} has {serious:#?}", c.name);
+        }
+    }
+
+    // Bob may not read team-b: nothing about inventory, though Prometheus has its series.
+    assert_eq!(doctor(bob(), "team-b", "inventory").await.map(|m| m.p99_latency_ms), None);
+    let inventory = doctor(alice(), "team-b", "inventory").await.expect("alice (sre) reads team-b: can fail");
+    assert!(inventory.p99_latency_ms.is_some(), "{inventory:?}");
 }
 
 /// `cluster` with its Prometheus at `url` (auto preset, `timeout`).

@@ -19,9 +19,9 @@ use std::collections::{BTreeSet, HashMap};
 use super::{
     Finding, Thresholds, diagnose,
     facts::{
-        BackendFacts, ConditionFacts, ContainerFacts, ContainerPortFacts, EndpointFacts, EndpointSliceFacts,
-        EventFacts, EventType, Facts, HpaFacts, IngressRuleFacts, LabelSelector, Labels, MetricsFacts,
-        NamespaceFacts, NetworkPolicyFacts, NodeFacts, PdbFacts, PeerFacts, PodFacts, PodPhase,
+        BackendFacts, CallerFacts, ConditionFacts, ContainerFacts, ContainerPortFacts, EndpointFacts,
+        EndpointSliceFacts, EventFacts, EventType, Facts, HpaFacts, IngressRuleFacts, LabelSelector, Labels,
+        MetricsFacts, NamespaceFacts, NetworkPolicyFacts, NodeFacts, PdbFacts, PeerFacts, PodFacts, PodPhase,
         PolicyPortFacts, PolicyType, PortRef, Protocol, RouteFacts, RouteKind, SelectorOperator,
         SelectorRequirement, ServiceFacts, ServicePortFacts, ServiceType, TrafficPolicy, WorkloadFacts,
         WorkloadRef,
@@ -64,6 +64,55 @@ pub fn traffic_facts(rate: f64, errors: f64) -> MetricsFacts {
         p99_latency_ms: None,
         callers: Vec::new(),
     }
+}
+
+/// The Service page's traffic facts: the request and 5xx rates per second (`None`: not known), the p99
+/// latency in milliseconds and the callers ([`caller_facts`]). `None` when nothing at all is known, so that the
+/// rules say nothing about traffic.
+pub fn metrics_facts(
+    rates: Option<(f64, f64)>,
+    p99_latency_ms: Option<f64>,
+    callers: Vec<CallerFacts>,
+) -> Option<MetricsFacts> {
+    if rates.is_none() && p99_latency_ms.is_none() && callers.is_empty() {
+        return None;
+    }
+    let mut facts = rates.map(|(rate, errors)| traffic_facts(rate, errors)).unwrap_or_default();
+    facts.p99_latency_ms = p99_latency_ms;
+    facts.callers = callers;
+    Some(facts)
+}
+
+/// The callers that metrics name as `(namespace, workload)`, with their pods' labels: the template labels of
+/// the Deployment, StatefulSet or DaemonSet of that name in `workloads` (which holds only what the person may
+/// read). A caller whose workload is not there, or whose name several kinds hold, is left out: its labels are
+/// never guessed.
+pub fn caller_facts<'a>(
+    callers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    workloads: &WorkloadIndex<'_>,
+) -> Vec<CallerFacts> {
+    let kinds = [
+        (WorkloadKind::Deployment, "deploy"),
+        (WorkloadKind::StatefulSet, "sts"),
+        (WorkloadKind::DaemonSet, "ds"),
+    ];
+    callers
+        .into_iter()
+        .filter_map(|(namespace, name)| {
+            let mut found = kinds
+                .iter()
+                .filter_map(|(kind, short)| workloads.get(namespace, *kind, name).map(|w| (short, w)));
+            let (short, w) = found.next()?;
+            if found.next().is_some() {
+                return None;
+            }
+            Some(CallerFacts {
+                description: format!("{short}/{name}"),
+                namespace: namespace.to_owned(),
+                labels: w.template_labels.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A cluster's nodes, indexed once (per triage request or Service page) so that each Service's facts cost only

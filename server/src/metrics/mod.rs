@@ -8,11 +8,13 @@
 //!   ├─ promql::scoped: the namespace matcher added to every selector (the one place; fails closed)
 //!   ├─ client: GET /api/v1/query[_range], 2 s timeout, 10 s cache, queries counted per cluster
 //!   └─ doctor: not configured / unreachable / no series / query error, each with what to configure
+//! service_facts(who, cluster, ns, svc): the Service page doctor's p99 latency and callers (same scoping, cache)
 //! ```
 
 pub mod client;
 pub mod config;
 pub mod doctor;
+pub mod facts;
 pub mod panels;
 pub mod presets;
 pub mod promql;

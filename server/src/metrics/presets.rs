@@ -1,9 +1,9 @@
 //! Where request metrics come from: a preset per mesh or ingress, or custom templates. Pure.
 //!
 //! Each source yields the same four queries for a Service (request rate, 5xx share, latency quantiles in
-//! seconds) and one for the fleet list (rate and 5xx rate of every Service, in one query). Values reach the
-//! text only through [`super::promql`]'s escaping; the namespace matcher is added later, by
-//! [`super::promql::scoped`], with the source's [`ScopeLabel`].
+//! seconds) and one for the fleet list (rate and 5xx rate of every Service, in one query); Istio also one for a
+//! Service's callers (the doctor's). Values reach the text only through [`super::promql`]'s escaping; the
+//! namespace matcher is added later, by [`super::promql::scoped`], with the source's [`ScopeLabel`].
 
 use std::fmt;
 
@@ -63,6 +63,10 @@ impl Preset {
                 seconds_per_unit: 0.001,
                 namespace: "destination_service_namespace",
                 service: Some("destination_service_name"),
+                source: Some(SourceLabels {
+                    workload: "source_workload",
+                    namespace: "source_workload_namespace",
+                }),
             },
             Self::Linkerd => Layout {
                 requests: "response_total",
@@ -72,6 +76,7 @@ impl Preset {
                 seconds_per_unit: 0.001,
                 namespace: "dst_namespace",
                 service: Some("dst_service"),
+                source: None,
             },
             Self::IngressNginx => Layout {
                 requests: "nginx_ingress_controller_requests",
@@ -81,6 +86,7 @@ impl Preset {
                 seconds_per_unit: 1.0,
                 namespace: "exported_namespace",
                 service: Some("service"),
+                source: None,
             },
             Self::EnvoyGateway => Layout {
                 requests: "envoy_cluster_upstream_rq_total",
@@ -90,6 +96,7 @@ impl Preset {
                 seconds_per_unit: 0.001,
                 namespace: "envoy_cluster_name",
                 service: None,
+                source: None,
             },
             Self::Generic => Layout {
                 requests: "http_requests_total",
@@ -99,6 +106,7 @@ impl Preset {
                 seconds_per_unit: 1.0,
                 namespace: "namespace",
                 service: Some("service"),
+                source: None,
             },
         }
     }
@@ -122,6 +130,15 @@ struct Layout {
     namespace: &'static str,
     /// `None`: Envoy Gateway, whose Service identity is inside `envoy_cluster_name`.
     service: Option<&'static str>,
+    /// The labels naming the calling workload and its namespace, where the layout has them (Istio only).
+    source: Option<SourceLabels>,
+}
+
+/// The labels of a request metric that name the calling workload.
+#[derive(Clone, Copy)]
+struct SourceLabels {
+    workload: &'static str,
+    namespace: &'static str,
 }
 
 /// Custom PromQL, from `[clusters.prometheus.templates]`. Placeholders: `{namespace}`, `{service}` and `{pod}`
@@ -195,6 +212,19 @@ pub struct FleetQuery {
     pub service_label: String,
 }
 
+/// The query for a Service's callers: requests per second `by` the calling workload and its namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallersQuery {
+    /// The PromQL, before scoping.
+    pub query: String,
+    /// The namespace label for the matcher (the Service's namespace, not the callers').
+    pub scope: ScopeLabel,
+    /// The label holding the calling workload's name in the result.
+    pub workload_label: String,
+    /// The label holding the calling workload's namespace in the result.
+    pub namespace_label: String,
+}
+
 /// The label that marks the error series in [`FleetQuery`]'s result.
 pub const PART_LABEL: &str = "fleetpane_part";
 
@@ -232,26 +262,69 @@ impl Source {
 
     /// The queries for one Service over rate windows of `window` (e.g. `5m`).
     pub fn service_queries(&self, target: &Target<'_>, window: &str) -> ServiceQueries {
+        let latency =
+            QUANTILES.iter().map(|q| self.latency_query(target, window, q)).collect::<Vec<_>>().join(" or ");
         match self {
-            Self::Preset(p) => preset_queries(*p, target, window, self.scope_label()),
+            Self::Preset(p) => preset_queries(*p, target, window, latency, self.scope_label()),
             Self::Templates(t) => {
-                let fill = |template: &str, quantile: &str| substitute(template, target, window, quantile);
-                let latency = QUANTILES
-                    .iter()
-                    .map(|q| {
-                        format!(r#"label_replace(({}), "quantile", "{q}", "", "")"#, fill(&t.latency, q))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" or ");
+                let fill = |template: &str| substitute(template, target, window, "");
                 ServiceQueries {
-                    rate: fill(&t.request_rate, ""),
-                    error_share: fill(&t.error_share, ""),
+                    rate: fill(&t.request_rate),
+                    error_share: fill(&t.error_share),
                     latency,
                     scope: self.scope_label(),
-                    probe_metric: fill(&t.request_rate, ""),
+                    probe_metric: fill(&t.request_rate),
                 }
             }
         }
+    }
+
+    /// One latency quantile (e.g. `0.99`, one of [`QUANTILES`]) of one Service in seconds, labelled
+    /// `quantile="<quantile>"`: the same text as that quantile's part of [`ServiceQueries::latency`].
+    pub fn latency_query(&self, target: &Target<'_>, window: &str, quantile: &str) -> String {
+        match self {
+            Self::Preset(p) => {
+                let l = p.layout();
+                let who = preset_matchers(*p, target);
+                let matchers: Vec<&str> = who.iter().map(String::as_str).collect();
+                let buckets = selector(l.buckets, &matchers);
+                let scale = if (l.seconds_per_unit - 1.0).abs() < f64::EPSILON {
+                    String::new()
+                } else {
+                    format!(" * {}", l.seconds_per_unit)
+                };
+                format!(
+                    r#"label_replace(histogram_quantile({quantile}, sum by (le) (rate({buckets}[{window}]))){scale}, "quantile", "{quantile}", "", "")"#
+                )
+            }
+            Self::Templates(t) => format!(
+                r#"label_replace(({}), "quantile", "{quantile}", "", "")"#,
+                substitute(&t.latency, target, window, quantile)
+            ),
+        }
+    }
+
+    /// The query for one Service's callers over `window`, where the source knows who sends the requests:
+    /// Istio only (`source_workload`, `source_workload_namespace`, as the destination reports them). Linkerd,
+    /// ingress-nginx, Envoy Gateway, the generic names and custom templates give no callers (`None`): their
+    /// request metrics either lack the caller or name it in a shape that is not a workload.
+    pub fn callers_query(&self, target: &Target<'_>, window: &str) -> Option<CallersQuery> {
+        let Self::Preset(p) = self else { return None };
+        let l = p.layout();
+        let source = l.source?;
+        let who = preset_matchers(*p, target);
+        let matchers: Vec<&str> = who.iter().map(String::as_str).collect();
+        Some(CallersQuery {
+            query: format!(
+                "sum by ({}, {}) (rate({}[{window}]))",
+                source.workload,
+                source.namespace,
+                selector(l.requests, &matchers)
+            ),
+            scope: self.scope_label(),
+            workload_label: source.workload.to_owned(),
+            namespace_label: source.namespace.to_owned(),
+        })
     }
 
     /// The fleet list's query, if this source has one.
@@ -304,16 +377,26 @@ impl Source {
     }
 }
 
-fn preset_queries(p: Preset, target: &Target<'_>, window: &str, scope: ScopeLabel) -> ServiceQueries {
+/// The matchers that pick one Service's series in `p`'s layout, the layout's base matchers first.
+fn preset_matchers(p: Preset, target: &Target<'_>) -> Vec<String> {
     let l = p.layout();
     let ns = format!("{}={}", l.namespace, quoted(target.namespace.as_str()));
-    let svc = l.service.map(|s| format!("{s}={}", quoted(target.service.as_str())));
-    let who: Vec<String> = match &svc {
-        Some(svc) => vec![ns, svc.clone()],
-        None => vec![envoy_route(target)],
-    };
-    let mut matchers: Vec<&str> = vec![l.base];
-    matchers.extend(who.iter().map(String::as_str));
+    match l.service {
+        Some(s) => vec![l.base.to_owned(), ns, format!("{s}={}", quoted(target.service.as_str()))],
+        None => vec![l.base.to_owned(), envoy_route(target)],
+    }
+}
+
+fn preset_queries(
+    p: Preset,
+    target: &Target<'_>,
+    window: &str,
+    latency: String,
+    scope: ScopeLabel,
+) -> ServiceQueries {
+    let l = p.layout();
+    let who = preset_matchers(p, target);
+    let matchers: Vec<&str> = who.iter().map(String::as_str).collect();
     let requests = selector(l.requests, &matchers);
     let rate = format!("sum(rate({requests}[{window}]))");
     let errors_selector = if p == Preset::EnvoyGateway {
@@ -326,21 +409,6 @@ fn preset_queries(p: Preset, target: &Target<'_>, window: &str, scope: ScopeLabe
         selector(l.requests, &m)
     };
     let error_share = format!("(sum(rate({errors_selector}[{window}])) or vector(0)) / {rate}");
-    let buckets = selector(l.buckets, &matchers);
-    let scale = if (l.seconds_per_unit - 1.0).abs() < f64::EPSILON {
-        String::new()
-    } else {
-        format!(" * {}", l.seconds_per_unit)
-    };
-    let latency = QUANTILES
-        .iter()
-        .map(|q| {
-            format!(
-                r#"label_replace(histogram_quantile({q}, sum by (le) (rate({buckets}[{window}]))){scale}, "quantile", "{q}", "", "")"#
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" or ");
     ServiceQueries { rate, error_share, latency, scope, probe_metric: l.requests.to_owned() }
 }
 
@@ -443,6 +511,45 @@ mod tests {
     }
 
     #[test]
+    fn one_quantile_is_that_part_of_the_latency_query() {
+        let (ns, svc, pods) = names();
+        let target = Target { namespace: &ns, service: &svc, pods: &pods };
+        for p in ALL {
+            let source = Source::Preset(p);
+            let all = source.service_queries(&target, "5m").latency;
+            let p99 = source.latency_query(&target, "5m", "0.99");
+            assert!(all.ends_with(&format!(" or {p99}")), "{p}: {p99} not the last part of {all}");
+            assert!(
+                p99.contains("histogram_quantile(0.99, ") && p99.contains(r#""quantile", "0.99""#),
+                "{p99}"
+            );
+            promql::scoped(&p99, &promql::NamespaceScope::All, &source.scope_label()).unwrap();
+        }
+    }
+
+    #[test]
+    fn only_istio_names_the_callers() {
+        let (ns, svc, pods) = names();
+        let target = Target { namespace: &ns, service: &svc, pods: &pods };
+        let q = Source::Preset(Preset::Istio).callers_query(&target, "5m").unwrap();
+        assert_eq!(
+            q.query,
+            r#"sum by (source_workload, source_workload_namespace) (rate(istio_requests_total{reporter="destination",destination_service_namespace="team-a",destination_service_name="checkout"}[5m]))"#
+        );
+        assert_eq!(
+            (q.workload_label.as_str(), q.namespace_label.as_str()),
+            ("source_workload", "source_workload_namespace")
+        );
+        // Scoped by the Service's namespace: the callers' namespaces do not widen what is asked.
+        let only = promql::NamespaceScope::Only(["team-a".to_owned()].into());
+        let scoped = promql::scoped(&q.query, &only, &q.scope).unwrap();
+        assert!(scoped.as_str().contains("destination_service_namespace"), "{scoped}");
+        for p in [Preset::Linkerd, Preset::IngressNginx, Preset::EnvoyGateway, Preset::Generic] {
+            assert_eq!(Source::Preset(p).callers_query(&target, "5m"), None, "{p}");
+        }
+    }
+
+    #[test]
     fn templates_get_escaped_values_only() {
         let (ns, svc, pods) = names();
         let t = Templates {
@@ -461,6 +568,11 @@ mod tests {
             r#"sum(rate(hits{ns="team-a",svc="checkout",pod=~"checkout-1|checkout-2\\.x"}[2m]))"#
         );
         assert!(q.latency.contains("histogram_quantile(0.99, x)"), "{}", q.latency);
+        assert_eq!(
+            source.latency_query(&Target { namespace: &ns, service: &svc, pods: &pods }, "5m", "0.99"),
+            r#"label_replace((histogram_quantile(0.99, x)), "quantile", "0.99", "", "")"#
+        );
+        assert!(source.callers_query(&Target { namespace: &ns, service: &svc, pods: &pods }, "5m").is_none());
         assert_eq!(source.scope_label(), ScopeLabel::plain("ns"));
         assert!(source.fleet_query("5m").is_none());
     }

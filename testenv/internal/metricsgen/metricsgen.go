@@ -63,6 +63,7 @@ type Service struct {
 	Name      string
 	Workload  string // destination_workload (the Deployment)
 	Source    string // source_workload of all its traffic
+	SourceNS  string // source_workload_namespace
 	// Rate is requests per second, per cluster.
 	Rate float64
 	// Codes maps response_code to its share of Rate (shares add up to 1).
@@ -90,7 +91,7 @@ func (s Service) ErrorRatio() float64 {
 // numbers (rates are per cluster; error ratio = share of 5xx codes).
 var Services = []Service{
 	{
-		Namespace: "team-a", Name: "checkout", Workload: "checkout", Source: "frontend",
+		Namespace: "team-a", Name: "checkout", Workload: "checkout", Source: "frontend", SourceNS: "team-a",
 		Rate:  120,
 		Codes: map[string]float64{"200": 0.995, "404": 0.004, "503": 0.001}, // 0.1% 5xx
 		// 70m of its 100m request: the HPA's target (cpu 70%), so the real
@@ -98,19 +99,19 @@ var Services = []Service{
 		MedianMs: 40, P99Ms: 180, CPU: 0.07, MemoryBytes: 180 << 20,
 	},
 	{
-		Namespace: "team-a", Name: "payments", Workload: "payments", Source: "checkout",
+		Namespace: "team-a", Name: "payments", Workload: "payments", Source: "checkout", SourceNS: "team-a",
 		Rate:     40,
 		Codes:    map[string]float64{"200": 0.97, "404": 0.007, "500": 0.003, "503": 0.02}, // 2.3% 5xx
 		MedianMs: 120, P99Ms: 600, CPU: 0.1, MemoryBytes: 256 << 20,
 	},
 	{
-		Namespace: "team-a", Name: "frontend", Workload: "frontend", Source: "istio-ingressgateway",
+		Namespace: "team-a", Name: "frontend", Workload: "frontend", Source: "istio-ingressgateway", SourceNS: "istio-system",
 		Rate:     200,
 		Codes:    map[string]float64{"200": 0.99, "304": 0.005, "404": 0.005}, // no 5xx
 		MedianMs: 15, P99Ms: 80, CPU: 0.05, MemoryBytes: 96 << 20,
 	},
 	{
-		Namespace: "team-b", Name: "inventory", Workload: "inventory", Source: "frontend",
+		Namespace: "team-b", Name: "inventory", Workload: "inventory", Source: "frontend", SourceNS: "team-a",
 		Rate:     25,
 		Codes:    map[string]float64{"200": 0.995, "500": 0.005}, // 0.5% 5xx
 		MedianMs: 8, P99Ms: 40, CPU: 0.08, MemoryBytes: 128 << 20,
@@ -319,6 +320,7 @@ func istioLabels(cluster string, s Service, code string) []label {
 	return []label{
 		{"reporter", "destination"},
 		{"source_workload", s.Source},
+		{"source_workload_namespace", s.SourceNS},
 		{"destination_service", s.Name + "." + s.Namespace + ".svc.cluster.local"},
 		{"destination_service_name", s.Name},
 		{"destination_service_namespace", s.Namespace},

@@ -764,3 +764,114 @@ fn owners_are_real_workloads_where_deployments_are_readable() {
     let elsewhere = deployments(Scope::Namespaces(["team-b".to_owned()].into()), &[]);
     assert_eq!(owner(&with_workloads(&elsewhere)), deployment);
 }
+
+/// A rule admitting pods `app=<app>` of this namespace on `port`.
+fn allow_from_app(app: &str, port: i32) -> NetworkPolicyIngressRule {
+    let mut rule = allow_from_frontend(port);
+    if let Some(peer) = rule.from.as_mut().and_then(|peers| peers.first_mut()) {
+        peer.pod_selector = Some(K8sSelector {
+            match_labels: Some([("app".to_owned(), app.to_owned())].into()),
+            match_expressions: None,
+        });
+    }
+    rule
+}
+
+/// Istio's answer to the callers query of checkout: frontend (team-a) at 120/s, and a workload of team-c.
+fn checkout_callers() -> Vec<crate::metrics::facts::Caller> {
+    use crate::metrics::{
+        client::parse_answer,
+        facts::callers_from,
+        presets::{Preset, Source, Target},
+        promql::KubeName,
+    };
+    let answer = parse_answer(
+        200,
+        br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"source_workload":"frontend","source_workload_namespace":"team-a"},"value":[1,"120"]},
+            {"metric":{"source_workload":"reports","source_workload_namespace":"team-c"},"value":[1,"1"]}]}}"#,
+    )
+    .unwrap();
+    let ns = KubeName::new("namespace", NS).unwrap();
+    let svc = KubeName::new("service", "checkout").unwrap();
+    let q = Source::Preset(Preset::Istio)
+        .callers_query(&Target { namespace: &ns, service: &svc, pods: &[] }, "5m")
+        .unwrap();
+    callers_from(&answer, &q)
+}
+
+#[test]
+fn a_policy_admitting_another_app_blocks_the_metrics_caller_named_by_its_workload() {
+    let mut case = Case::new("checkout", "checkout", 2, IntOrString::Int(8080));
+    case.policies.push(mk_policy("allow-batch", &[("app", "checkout")], Some(allow_from_app("batch", 8080))));
+    let callers = checkout_callers();
+    let frontend = [mk_deployment("frontend", "frontend", 2)];
+    // The person reads Deployments in team-a only: reports (team-c) is left out, never guessed.
+    let readable = deployments(Scope::Namespaces([NS.to_owned()].into()), &frontend);
+    let known = caller_facts(callers.iter().map(|c| (c.namespace.as_str(), c.workload.as_str())), &readable);
+    assert_eq!(known.len(), 1, "{known:?}");
+    let around =
+        Surroundings { metrics: metrics_facts(Some((120.0, 0.0)), Some(180.0), known), ..Default::default() };
+    let findings = diagnose_rows(&case.input(), &around, &Thresholds::default());
+    let blocked = findings.iter().find(|f| f.code == "netpol.blocks-known-callers").unwrap_or_else(|| {
+        panic!("no netpol finding: {findings:#?}");
+    });
+    assert_eq!(blocked.severity, Severity::Critical, "the only known caller is blocked");
+    assert!(blocked.title.contains("block 1 of 1 known callers: deploy/frontend"), "{}", blocked.title);
+    assert!(blocked.evidence.iter().any(|e| e.detail == "deploy/frontend in team-a is not allowed in"));
+
+    // The same policy admitting frontend: nothing to say.
+    case.policies[0] =
+        mk_policy("allow-frontend", &[("app", "checkout")], Some(allow_from_app("frontend", 8080)));
+    let known = caller_facts(callers.iter().map(|c| (c.namespace.as_str(), c.workload.as_str())), &readable);
+    let around = Surroundings { metrics: metrics_facts(None, None, known), ..Default::default() };
+    assert!(diagnose_rows(&case.input(), &around, &Thresholds::default()).is_empty());
+}
+
+#[test]
+fn callers_whose_workload_is_unreadable_or_absent_are_left_out() {
+    let mut case = Case::new("checkout", "checkout", 2, IntOrString::Int(8080));
+    case.policies.push(mk_policy("allow-batch", &[("app", "checkout")], Some(allow_from_app("batch", 8080))));
+    let callers = checkout_callers();
+    let pairs = || callers.iter().map(|c| (c.namespace.as_str(), c.workload.as_str()));
+    let frontend = [mk_deployment("frontend", "frontend", 2)];
+    // Deployments not readable in team-a; readable, but no frontend there.
+    for index in [
+        deployments(Scope::Namespaces(["team-c".to_owned()].into()), &frontend),
+        deployments(Scope::All, &[]),
+    ] {
+        let known = caller_facts(pairs(), &index);
+        assert!(known.is_empty(), "{known:?}");
+        let around = Surroundings { metrics: metrics_facts(None, None, known), ..Default::default() };
+        assert!(diagnose_rows(&case.input(), &around, &Thresholds::default()).is_empty());
+    }
+    // A name that a Deployment and a StatefulSet both hold: which one calls is not known.
+    let sts = WorkloadRow {
+        kind: WorkloadKind::StatefulSet,
+        namespace: NS.into(),
+        name: "frontend".into(),
+        ..Default::default()
+    };
+    let mut both = deployments(Scope::All, &frontend);
+    both.add(WorkloadKind::StatefulSet, Scope::All, [&sts]);
+    assert!(caller_facts(pairs(), &both).is_empty());
+}
+
+#[test]
+fn metrics_facts_carry_p99_and_stay_empty_when_nothing_is_known() {
+    assert!(metrics_facts(None, None, Vec::new()).is_none());
+    let m = metrics_facts(None, Some(2500.0), Vec::new()).unwrap();
+    assert_eq!((m.request_rate, m.error_rate, m.p99_latency_ms), (None, None, Some(2500.0)));
+    let m = metrics_facts(Some((40.0, 0.92)), Some(600.0), Vec::new()).unwrap();
+    assert_eq!(m.request_rate, Some(40.0));
+    assert!((m.error_rate.unwrap() - 0.023).abs() < 1e-9);
+    // p99 over the threshold is a finding on the Service page.
+    let case = Case::new("payments", "payments", 2, http());
+    let around =
+        Surroundings { metrics: metrics_facts(None, Some(2500.0), Vec::new()), ..Default::default() };
+    let codes: Vec<_> =
+        diagnose_rows(&case.input(), &around, &Thresholds::default()).iter().map(|f| f.code).collect();
+    assert!(codes.contains(&"risk.latency"), "{codes:?}");
+    let around = Surroundings { metrics: metrics_facts(None, Some(180.0), Vec::new()), ..Default::default() };
+    assert!(!codes_around(&case, &around).contains(&"risk.latency"), "180 ms is under the threshold");
+}
