@@ -60,8 +60,12 @@ test('alice: the Service page shows traffic charts and CPU/memory against reques
   await expect(pods.first().locator('.usage').nth(1)).toContainText('request 128 MiB');
   await expect(pods.first().locator('.usage').nth(1)).toContainText('limit 128 MiB');
 
-  await section.locator('.charts').screenshot({ path: testInfo.outputPath('traffic-charts.png') });
-  await section.screenshot({ path: testInfo.outputPath('traffic-section.png') });
+  // The page re-renders its sections when the cluster announces a change (the namespace's Events, the HPA):
+  // retry a screenshot that a re-render interrupted.
+  await expect(async () => {
+    await section.locator('.charts').screenshot({ path: testInfo.outputPath('traffic-charts.png'), timeout: 5_000 });
+    await section.screenshot({ path: testInfo.outputPath('traffic-section.png'), timeout: 5_000 });
+  }).toPass({ timeout: 30_000 });
 
   // The range selector lives in the URL.
   await section.locator('nav.ranges a', { hasText: '6h' }).click();
@@ -164,7 +168,9 @@ test('Prometheus stopped: the rest of the page renders within 2 s and the doctor
     await expect(doctor).toHaveAttribute('data-doctor', 'Unreachable');
     await expect(doctor).toContainText('Prometheus unreachable');
     await expect(doctor.locator('.fix')).toContainText('What to do');
-    await traffic(page).screenshot({ path: testInfo.outputPath('traffic-prometheus-stopped.png') });
+    await expect(async () => {
+      await traffic(page).screenshot({ path: testInfo.outputPath('traffic-prometheus-stopped.png'), timeout: 5_000 });
+    }).toPass({ timeout: 30_000 });
   } finally {
     testenv('up');
   }

@@ -209,27 +209,37 @@ fn RangePicker(current: MetricsRange) -> impl IntoView {
     view! { <nav class="ranges" aria-label="Time range">{links}</nav> }
 }
 
-/// The Traffic section of the Service page: rate, 5xx share and latency charts, and each backing pod's CPU
-/// and memory against its requests and limits. Reads `?range=` from the URL.
-#[component]
-pub fn TrafficSection(
-    /// Cluster.
-    cluster: String,
-    /// Namespace.
-    namespace: String,
-    /// Service name.
-    name: String,
-) -> impl IntoView {
+/// The Service page's metrics for one Service: one resource per page and `?range=`, created by the page (not
+/// by [`TrafficSection`]), so that the section, re-rendered on every live update of the page, neither fetches
+/// again nor flashes "Loading".
+pub type ServiceMetricsResource = Resource<Result<ServiceMetrics, crate::error::AppError>, crate::wire::Wire>;
+
+/// The metrics of `key` (cluster, namespace, name) over the range in the URL (`?range=`, default 15m).
+pub fn use_service_metrics(
+    key: Memo<(String, String, String)>,
+) -> (ServiceMetricsResource, Memo<MetricsRange>) {
     let query = use_query_map();
     let range = Memo::new(move |_| {
         query.with(|q| q.get("range").and_then(|r| MetricsRange::parse(&r)).unwrap_or_default())
     });
     let metrics = crate::wire::resource(
-        move || (cluster.clone(), namespace.clone(), name.clone(), range.get()),
-        |(cluster, namespace, name, range)| {
+        move || (key.get(), range.get()),
+        |((cluster, namespace, name), range)| {
             service_metrics(cluster, namespace, name, range.as_str().to_owned())
         },
     );
+    (metrics, range)
+}
+
+/// The Traffic section of the Service page: rate, 5xx share and latency charts, and each backing pod's CPU
+/// and memory against its requests and limits.
+#[component]
+pub fn TrafficSection(
+    /// The page's metrics ([`use_service_metrics`]).
+    metrics: ServiceMetricsResource,
+    /// The range shown.
+    range: Memo<MetricsRange>,
+) -> impl IntoView {
     view! {
         <section id="traffic" class="traffic" aria-labelledby="traffic-title">
             <h2 id="traffic-title">"Traffic"</h2>
@@ -241,11 +251,6 @@ pub fn TrafficSection(
             </Suspense>
         </section>
     }
-}
-
-/// [`TrafficSection`] as a plain function, for pages that insert it with one line.
-pub fn traffic_section(cluster: String, namespace: String, name: String) -> impl IntoView {
-    view! { <TrafficSection cluster namespace name/> }
 }
 
 #[component]

@@ -90,6 +90,7 @@ pub fn ServicePage() -> impl IntoView {
         move || (key.get(), live.version.get()),
         |((c, ns, n), _)| service_detail(c, ns, n),
     );
+    let (metrics, range) = crate::components::metrics::use_service_metrics(key);
     let filter = Memo::new(move |_| query.with(|q| EndpointFilter::parse(q.get("endpoints").as_deref())));
     let title = move || {
         let (c, ns, n) = key.get();
@@ -113,7 +114,7 @@ pub fn ServicePage() -> impl IntoView {
                 }
             }>
                 {move || Suspend::new(async move {
-                    detail.await.map(|d| view! { <ServiceView d filter/> })
+                    detail.await.map(|d| view! { <ServiceView d filter metrics range/> })
                 })}
             </ErrorBoundary>
         </Transition>
@@ -123,7 +124,12 @@ pub fn ServicePage() -> impl IntoView {
 /// The page once the data is there: the sections in order. Helpers' sections (findings at the top, traffic
 /// after the pods) slot in where marked.
 #[component]
-fn ServiceView(d: ServiceDetail, filter: Memo<EndpointFilter>) -> impl IntoView {
+fn ServiceView(
+    d: ServiceDetail,
+    filter: Memo<EndpointFilter>,
+    metrics: crate::components::metrics::ServiceMetricsResource,
+    range: Memo<crate::model::metrics::MetricsRange>,
+) -> impl IntoView {
     let where_ = (d.cluster.clone(), d.namespace.clone());
     view! {
         <Header d=d.clone()/>
@@ -133,7 +139,7 @@ fn ServiceView(d: ServiceDetail, filter: Memo<EndpointFilter>) -> impl IntoView 
         <Dns dns=d.dns.clone()/>
         <Endpoints d=d.clone() filter/>
         <Pods pods=d.pods.clone() readable=d.pods_readable where_=where_.clone()/>
-        {crate::components::metrics::traffic_section(d.cluster.clone(), d.namespace.clone(), d.name.clone())}
+        <crate::components::metrics::TrafficSection metrics range/>
         <Related related=d.related.clone() where_=where_.clone()/>
         <Events events=d.events.clone() where_/>
         <Kubectl d/>
