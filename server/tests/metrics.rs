@@ -10,7 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use fleetpane_app::model::metrics::{DoctorState, Panel, ServiceMetrics};
+use fleetpane_app::model::{
+    metrics::{DoctorState, Panel, ServiceMetrics},
+    services::ServiceDetail,
+};
 use fleetpane_server::{
     access::{self, Access},
     config::{ClusterConfig, PrometheusConfig},
@@ -55,6 +58,27 @@ async fn env_of(clusters: &[ClusterConfig]) -> Env {
 }
 
 impl Env {
+    /// The Service page of `ns/name` in `cluster` as alice (sre), with its metrics.
+    async fn page(&self, cluster: &ClusterConfig, ns: &str, name: &str) -> ServiceDetail {
+        let target = service_page::Target {
+            cluster: &cluster.name,
+            cluster_domain: &cluster.cluster_domain,
+            namespace: ns,
+            name,
+        };
+        service_page::service_page(
+            &self.fleet,
+            &self.caches,
+            &self.access,
+            Some(&self.metrics),
+            &alice(),
+            &target,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {ns}/{name}: {e}", cluster.name))
+    }
+
     async fn service(
         &self,
         who: &Impersonation,
@@ -415,24 +439,8 @@ async fn the_service_page_doctor_reads_p99_and_callers() {
 
     // The page itself, with the metrics: produced, and diagnosed as without them (payments' p99 and 5xx share
     // are under the thresholds; one pod fails readiness).
-    let target = service_page::Target {
-        cluster: "prod-eu",
-        cluster_domain: &cluster.cluster_domain,
-        namespace: "team-a",
-        name: "payments",
-    };
     let started = Instant::now();
-    let page = service_page::service_page(
-        &env.fleet,
-        &env.caches,
-        &env.access,
-        Some(&env.metrics),
-        &alice(),
-        &target,
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let page = env.page(cluster, "team-a", "payments").await;
     assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
     let codes: Vec<&str> = page.findings.iter().map(|f| f.code.as_str()).collect();
     assert!(codes.contains(&"pods.readiness-failing"), "{codes:?}");
@@ -441,23 +449,7 @@ async fn the_service_page_doctor_reads_p99_and_callers() {
     // With traffic, latency and callers, the healthy fixtures still have nothing at warning or above.
     for c in &config.clusters {
         for (ns, name) in [("team-a", "checkout"), ("team-b", "inventory"), ("platform", "cache")] {
-            let target = service_page::Target {
-                cluster: &c.name,
-                cluster_domain: &c.cluster_domain,
-                namespace: ns,
-                name,
-            };
-            let page = service_page::service_page(
-                &env.fleet,
-                &env.caches,
-                &env.access,
-                Some(&env.metrics),
-                &alice(),
-                &target,
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
+            let page = env.page(c, ns, name).await;
             let serious: Vec<_> = page
                 .findings
                 .iter()
